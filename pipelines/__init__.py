@@ -1,0 +1,1 @@
+"""ELT job: archived Pexip Engage webhook deliveries -> dlt -> DuckDB raw -> staging -> marts."""

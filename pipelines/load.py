@@ -1,0 +1,169 @@
+"""Load the webhook archive into DuckDB `raw` with dlt: extract, normalize, load, reconcile."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dlt
+from dlt.common.pipeline import LoadInfo
+from dlt.pipeline.pipeline import Pipeline
+
+from pipelines import settings as s
+from pipelines.errors import EXIT_CHECK_FAILED, EXIT_SOURCE, ExpectedFailure
+from pipelines.known_events import WarehouseEventIndex
+from pipelines.progress import Progress
+from pipelines.run_stats import RunStats
+from pipelines.source import webhook_archive
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadResult:
+    """What a load did: counters, new tables and columns, and time per step."""
+
+    stats: RunStats
+    load_ids: list[str] = field(default_factory=list)
+    resumed_load_ids: list[str] = field(default_factory=list)
+    new_tables: list[str] = field(default_factory=list)
+    new_columns: dict[str, list[str]] = field(default_factory=dict)
+    step_seconds: dict[str, float] = field(default_factory=dict)
+
+
+def pipelines_dir_for(database: Path) -> Path:
+    """dlt's working folder lives beside the warehouse, so each warehouse resumes its own runs."""
+    return database.with_name(database.name + ".dlt-pipelines")
+
+
+def make_pipeline(database: Path) -> Pipeline:
+    """The dlt pipeline that writes the `raw` dataset of `database`."""
+    return dlt.pipeline(
+        pipeline_name=s.PIPELINE_NAME,
+        destination=dlt.destinations.duckdb(str(database)),
+        dataset_name=s.RAW_DATASET,
+        pipelines_dir=str(pipelines_dir_for(database)),
+        progress=None,
+    )
+
+
+def check_source(source: str) -> str:
+    """Fail with a clear message when a local source folder is missing or unreadable."""
+    if "://" in source and not source.startswith("file://"):
+        return source  # buckets are checked when listed; their errors are classified later
+    path = Path(source.removeprefix("file://"))
+    if not path.exists():
+        raise ExpectedFailure(EXIT_SOURCE, f"source {source} does not exist")
+    if not path.is_dir():
+        raise ExpectedFailure(EXIT_SOURCE, f"source {source} is not a folder")
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise ExpectedFailure(EXIT_SOURCE, f"source {source} is not readable")
+    return str(path.resolve())
+
+
+def _table_columns(pipeline: Pipeline) -> dict[str, set[str]]:
+    if not pipeline.default_schema_name:
+        return {}
+    return {
+        name: set(table.get("columns", {}))
+        for name, table in pipeline.default_schema.tables.items()
+        if not name.startswith("_dlt")
+    }
+
+
+def load_archive(
+    source: str,
+    database: Path,
+    *,
+    full_refresh: bool = False,
+    max_record_bytes: int = s.DEFAULT_MAX_RECORD_BYTES,
+    progress: Progress | None = None,
+) -> LoadResult:
+    """Load new or changed files of `source` into `database`; return what happened."""
+    bucket_url = check_source(source)
+    database.parent.mkdir(parents=True, exist_ok=True)
+    pipeline = make_pipeline(database)
+    result = LoadResult(stats=RunStats())
+    timer = time.perf_counter()
+
+    if database.exists():
+        pipeline.sync_destination()
+    if pipeline.has_pending_data:  # a previous run stopped after extract: finish it first
+        log.warning("finishing a load left pending by an interrupted run")
+        pipeline.normalize()
+        result.resumed_load_ids.extend(_load_ids(pipeline.load()))
+    columns_before = {} if full_refresh else _table_columns(pipeline)
+    result.step_seconds["prepare"] = time.perf_counter() - timer
+
+    known = None if full_refresh else WarehouseEventIndex(database)
+    timer = time.perf_counter()
+    try:
+        pipeline.extract(
+            webhook_archive(
+                bucket_url=bucket_url,
+                max_record_bytes=max_record_bytes,
+                stats=result.stats,
+                known_events=known,
+                on_file=progress.update if progress else None,
+            ),
+            refresh="drop_sources" if full_refresh else None,
+            loader_file_format="parquet",
+        )
+    finally:
+        if known is not None:
+            known.close()
+        if progress is not None:
+            progress.finish()
+    result.step_seconds["extract"] = time.perf_counter() - timer
+    log.info(
+        "read %d files (%d unchanged, %d skipped): %d records",
+        result.stats.files_read,
+        result.stats.files_unchanged,
+        result.stats.files_skipped,
+        result.stats.records_read,
+    )
+
+    timer = time.perf_counter()
+    pipeline.normalize()
+    result.step_seconds["normalize"] = time.perf_counter() - timer
+    timer = time.perf_counter()
+    result.load_ids.extend(_load_ids(pipeline.load()))
+    result.step_seconds["load"] = time.perf_counter() - timer
+
+    columns_after = _table_columns(pipeline)
+    result.new_tables = sorted(set(columns_after) - set(columns_before))
+    result.new_columns = {
+        table: sorted(columns - columns_before[table])
+        for table, columns in columns_after.items()
+        if table in columns_before and columns - columns_before[table]
+    }
+    _reconcile(pipeline, result)
+    return result
+
+
+def _load_ids(info: LoadInfo | None) -> list[str]:
+    return list(info.loads_ids) if info is not None else []
+
+
+def _reconcile(pipeline: Pipeline, result: LoadResult) -> None:
+    """Events counted as loaded by the reader must be exactly the rows the load inserted."""
+    if not result.load_ids or not result.stats.loaded_by_table:
+        return
+    with pipeline.sql_client() as client:
+        for table, expected in result.stats.loaded_by_table.items():
+            qualified = client.make_qualified_table_name(table)
+            placeholders = ", ".join(["%s"] * len(result.load_ids))
+            rows = client.execute_sql(
+                f"select count(*) from {qualified} where _dlt_load_id in ({placeholders})",
+                *result.load_ids,
+            )
+            actual = rows[0][0]
+            if actual != expected:
+                raise ExpectedFailure(
+                    EXIT_CHECK_FAILED,
+                    f"reconciliation failed: {table} received {actual} rows, "
+                    f"the reader counted {expected} new events",
+                )

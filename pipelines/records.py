@@ -1,0 +1,104 @@
+"""Validate one parsed webhook record against the envelope rules and shape it into a raw row."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pipelines import settings as s
+
+# envelope fields renamed in raw so that the payload's own fields can sit beside them
+_ENVELOPE_RENAMES = {"id": "eventId"}
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why a record cannot be loaded: a stable reason code and a human-readable detail."""
+
+    reason: str
+    detail: str
+
+
+def _check_required_string(record: dict[str, Any], field: str, where: str) -> Rejection | None:
+    if field not in record or record[field] is None:
+        return Rejection(s.MISSING_FIELD, f"required field {where}{field} is missing")
+    value = record[field]
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return Rejection(s.WRONG_TYPE, f"{where}{field} must be a string, got {_kind(value)}")
+    if isinstance(value, int):
+        if where:  # nested ids may be numbers; envelope fields must be strings
+            return None
+        return Rejection(s.WRONG_TYPE, f"{where}{field} must be a string, got a number")
+    if len(value) == 0:
+        return Rejection(s.EMPTY_FIELD, f"{where}{field} is an empty string")
+    return None
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
+        type(value), "null" if value is None else "a number"
+    )
+
+
+def validate(record: Any) -> Rejection | None:
+    """Return why `record` breaks the envelope rules of the spec, or None when it is loadable."""
+    if not isinstance(record, dict):
+        return Rejection(s.NOT_AN_OBJECT, f"record is {_kind(record)}, not a JSON object")
+    for field in s.REQUIRED_STRING_FIELDS:
+        if problem := _check_required_string(record, field, ""):
+            return problem
+    if "data" not in record or record["data"] is None:
+        return Rejection(s.MISSING_FIELD, "required field data is missing")
+    data = record["data"]
+    if not isinstance(data, dict):
+        return Rejection(s.WRONG_TYPE, f"data must be an object, got {_kind(data)}")
+    entity = record["entity"]
+    if entity not in s.ENTITY_TABLES:
+        return Rejection(s.UNKNOWN_ENTITY, f"unknown entity {entity[:100]!r}")
+    if entity == "Callback Request":
+        payload = data.get("callbackRequest")
+        if payload is None:
+            return Rejection(s.MISSING_FIELD, "required field data.callbackRequest is missing")
+        if not isinstance(payload, dict):
+            return Rejection(
+                s.WRONG_TYPE, f"data.callbackRequest must be an object, got {_kind(payload)}"
+            )
+        return _check_required_string(payload, "id", "data.callbackRequest.")
+    return None
+
+
+def _prefixed(key: str, taken: dict[str, Any], prefix: str) -> str:
+    """Keep a payload field that collides with an envelope column under a prefixed name."""
+    return f"{prefix}_{key}" if key in taken else key
+
+
+def to_raw_row(record: dict[str, Any], source_file: str, position: int) -> tuple[str, dict]:
+    """Flatten a valid record into (raw table, row): envelope beside the entity's own fields.
+
+    The payload's `id` becomes `<entity>Id`; other keys of `data` (an appointment's `message`,
+    unknown extras) become columns too, so nothing is lost. Keys stay camelCase here: dlt's
+    naming convention turns them into snake_case.
+    """
+    entity = record["entity"]
+    table = s.ENTITY_TABLES[entity]
+    payload_key, id_name = s.ENTITY_PAYLOADS[entity]
+    row: dict[str, Any] = {}
+    for key, value in record.items():
+        if key != "data":
+            row[_ENVELOPE_RENAMES.get(key, key)] = value
+    data = dict(record["data"])
+    row["eventType"] = data.pop("eventType", None)
+    payload = data.pop(payload_key, None)
+    row["_sourceFile"] = source_file
+    row["_sourcePosition"] = position
+    if isinstance(payload, dict):
+        for key, value in payload.items():
+            if key == "id":
+                row[id_name] = value if isinstance(value, str) or value is None else str(value)
+            else:
+                row[_prefixed(key, row, payload_key)] = value
+    elif payload is not None:
+        data[payload_key] = payload
+    for key, value in data.items():
+        row[_prefixed(key, row, "data")] = value
+    return table, row

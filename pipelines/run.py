@@ -1,0 +1,113 @@
+"""Command line of the ELT job: `python -m pipelines.run` loads the archive, then builds marts.
+
+Settings come from the command line, else dlt config (`.dlt/config.toml`, environment
+variables such as `SOURCES__WEBHOOK_ARCHIVE__BUCKET_URL` and `WAREHOUSE__DATABASE`), else the
+defaults (`data/archive` into `data/warehouse.duckdb`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import dlt
+
+from pipelines import settings as s
+from pipelines.errors import EXIT_OK, EXIT_UNEXPECTED, ExpectedFailure, classify
+from pipelines.load import LoadResult, load_archive
+from pipelines.progress import Progress
+from pipelines.run_lock import exclusive_run
+from pipelines.summary import format_summary
+
+log = logging.getLogger("pipelines")
+
+
+def _config(key: str, default: str) -> str:
+    value = dlt.config.get(key)
+    return str(value) if value not in (None, "") else default
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Read the command line; unset options fall back to dlt config, then to defaults."""
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines.run",
+        description="Load archived Pexip Engage webhook deliveries into a DuckDB warehouse.",
+    )
+    parser.add_argument(
+        "--source", help=f"archive folder or bucket URL (default {s.DEFAULT_SOURCE})"
+    )
+    parser.add_argument("--database", help=f"DuckDB file (default {s.DEFAULT_DATABASE})")
+    parser.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="forget what was loaded and load the whole archive again, replacing the raw tables",
+    )
+    parser.add_argument(
+        "--max-record-bytes",
+        type=int,
+        help="records larger than this are rejected unread (default 16 MiB)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    args = parser.parse_args(argv)
+    args.source = args.source or _config("sources.webhook_archive.bucket_url", s.DEFAULT_SOURCE)
+    args.database = args.database or _config("warehouse.database", s.DEFAULT_DATABASE)
+    args.max_record_bytes = args.max_record_bytes or int(
+        _config("warehouse.max_record_bytes", str(s.DEFAULT_MAX_RECORD_BYTES))
+    )
+    return args
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the job; return the process exit code."""
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    argv = sys.argv[1:] if argv is None else argv
+    verbose = "-v" in argv or "--verbose" in argv
+    # dlt logs its workers' tracebacks as warnings: keep cron output to our own lines
+    os.environ["RUNTIME__LOG_LEVEL"] = "INFO" if verbose else "ERROR"
+    args = parse_args(argv)
+    _setup_logging(args.verbose)
+    database = Path(args.database)
+    steps: dict[str, float] = {}
+    result: LoadResult | None = None
+    started = time.perf_counter()
+    try:
+        database.parent.mkdir(parents=True, exist_ok=True)
+        with exclusive_run(database):
+            log.info("loading %s into %s", args.source, database)
+            result = load_archive(
+                args.source,
+                database,
+                full_refresh=args.full_refresh,
+                max_record_bytes=args.max_record_bytes,
+                progress=Progress(),
+            )
+            steps.update(result.step_seconds)
+    except ExpectedFailure as failure:
+        print(f"error: {failure.message}", file=sys.stderr)
+        return failure.exit_code
+    except Exception as exc:  # noqa: BLE001 - classify, then fall back to a full traceback
+        failure = classify(exc, str(database))
+        if failure is None:
+            log.exception("run failed unexpectedly")
+            return EXIT_UNEXPECTED
+        print(f"error: {failure.message}", file=sys.stderr)
+        return failure.exit_code
+    steps["total"] = time.perf_counter() - started
+    print(format_summary(args.source, str(database), result, steps))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

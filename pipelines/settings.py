@@ -1,0 +1,53 @@
+"""Names and defaults shared by the loader: table names, reason codes, file kinds, limits."""
+
+from __future__ import annotations
+
+PIPELINE_NAME = "pexip_engage_webhooks"
+SOURCE_NAME = "webhook_archive"
+RAW_DATASET = "raw"
+
+DEFAULT_SOURCE = "data/archive"
+DEFAULT_DATABASE = "data/warehouse.duckdb"
+
+# raw tables written by the loader
+CALLBACK_REQUEST_EVENTS = "callback_request_events"
+APPOINTMENT_EVENTS = "appointment_events"
+REJECTED_EVENTS = "rejected_events"
+FILE_AUDIT = "file_audit"
+
+# envelope `entity` value -> raw table
+ENTITY_TABLES = {
+    "Callback Request": CALLBACK_REQUEST_EVENTS,
+    "Appointment": APPOINTMENT_EVENTS,
+}
+# entity -> key of its payload object inside `data`, and the name its `id` gets in raw
+ENTITY_PAYLOADS = {
+    "Callback Request": ("callbackRequest", "callbackRequestId"),
+    "Appointment": ("appointment", "appointmentId"),
+}
+
+# required envelope fields (strings of length >= 1) and the required object
+REQUIRED_STRING_FIELDS = ("id", "correlationId", "entity", "version", "webhookConfigurationId")
+
+# rejection reason codes (stable: analysts and the generator's manifest use them)
+INVALID_JSON = "invalid_json"
+INVALID_ENCODING = "invalid_encoding"
+NOT_AN_OBJECT = "not_an_object"
+MISSING_FIELD = "missing_field"
+EMPTY_FIELD = "empty_field"
+WRONG_TYPE = "wrong_type"
+UNKNOWN_ENTITY = "unknown_entity"
+RECORD_TOO_LARGE = "record_too_large"
+UNREADABLE_FILE = "unreadable_file"
+
+# file name endings the loader reads; everything else is skipped and counted
+LINE_FORMATS = (".jsonl", ".ndjson")
+DOCUMENT_FORMATS = (".json",)
+GZIP_SUFFIX = ".gz"
+
+# limits that keep memory bounded on hostile input
+DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024
+RAW_TEXT_KEEP_BYTES = 1024 * 1024
+
+# columns whose names say they hold timestamps are typed as timestamps (dlt preferred types)
+TIMESTAMP_COLUMNS_REGEX = r"re:(^|__)((created|updated|deleted)_at|(start|end)_date)$"

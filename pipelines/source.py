@@ -1,0 +1,225 @@
+"""dlt source for the archive of webhook deliveries.
+
+Lists the archive with dlt's filesystem source (local folder or bucket), reads only files
+that are new or changed since the last run, validates every record, drops re-deliveries of
+events already seen (same envelope `id`), and routes each record to its raw table:
+`callback_request_events`, `appointment_events`, or `rejected_events`. A `file_audit` row per
+file read records what became of its records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import dlt
+import orjson
+from dlt.common.schema.typing import TSimpleRegex
+from dlt.sources import DltResource
+from dlt.sources.filesystem import FileItemDict, filesystem
+
+from pipelines import settings as s
+from pipelines.archive_files import RawRecord, file_format, iter_records, open_decompressed
+from pipelines.records import to_raw_row, validate
+from pipelines.run_stats import RunStats
+
+# given event ids, return those the warehouse already holds
+KnownEventsLookup = Callable[[list[str]], set[str]]
+
+_EVENT_TABLE_HINTS = {
+    "write_disposition": {"disposition": "merge", "strategy": "insert-only"},
+    "primary_key": "event_id",
+}
+TABLE_HINTS = {
+    s.CALLBACK_REQUEST_EVENTS: dlt.mark.make_hints(
+        table_name=s.CALLBACK_REQUEST_EVENTS, **_EVENT_TABLE_HINTS
+    ),
+    s.APPOINTMENT_EVENTS: dlt.mark.make_hints(
+        table_name=s.APPOINTMENT_EVENTS, **_EVENT_TABLE_HINTS
+    ),
+    s.REJECTED_EVENTS: dlt.mark.make_hints(
+        table_name=s.REJECTED_EVENTS,
+        write_disposition={"disposition": "merge", "strategy": "insert-only"},
+        primary_key="rejection_id",
+        columns={"event_id": {"data_type": "text", "nullable": True}},
+    ),
+    s.FILE_AUDIT: dlt.mark.make_hints(
+        table_name=s.FILE_AUDIT,
+        write_disposition="append",
+        columns={"size_bytes": {"data_type": "bigint", "nullable": True}},
+    ),
+}
+
+
+@dlt.source(name=s.SOURCE_NAME)
+def webhook_archive(
+    bucket_url: str = dlt.config.value,
+    file_glob: str = "**/*",
+    max_record_bytes: int = s.DEFAULT_MAX_RECORD_BYTES,
+    stats: RunStats | None = None,
+    known_events: KnownEventsLookup | None = None,
+    on_file: Callable[[RunStats], None] | None = None,
+) -> DltResource:
+    """Read the archive at `bucket_url` (folder path or s3://, gs://, az://, file:// URL).
+
+    Credentials for buckets come from dlt config, secrets or environment variables
+    (`SOURCES__FILESYSTEM__CREDENTIALS__...`), as for dlt's filesystem source.
+    `stats` is filled while reading; `known_events` tells which ids are already loaded;
+    `on_file` is called after each file (progress display).
+    """
+    dlt.current.source_schema().update_preferred_types(
+        {TSimpleRegex(s.TIMESTAMP_COLUMNS_REGEX): "timestamp"}
+    )
+    files = filesystem(bucket_url=bucket_url, file_glob=file_glob)
+    reader = dlt.transformer(name="archive_records", max_table_nesting=1000)(_archive_records)
+    return files | reader(
+        max_record_bytes=max_record_bytes,
+        stats=stats if stats is not None else RunStats(),
+        known_events=known_events,
+        on_file=on_file,
+    )
+
+
+def _archive_records(
+    file_items: Iterable[FileItemDict],
+    max_record_bytes: int,
+    stats: RunStats,
+    known_events: KnownEventsLookup | None,
+    on_file: Callable[[RunStats], None] | None,
+) -> Iterator[Any]:
+    """Yield raw rows, rejections and one audit row for every new or changed file."""
+    state = dlt.current.resource_state()
+    seen_files: dict[str, str] = state.setdefault("files", {})
+    seen_ids: set[str] = set()  # event ids met earlier in this run
+    tables_hinted: set[str] = set()
+
+    def mark(table: str, row: dict[str, Any]) -> Any:
+        if table in tables_hinted:
+            return dlt.mark.with_table_name(row, table)
+        tables_hinted.add(table)
+        return dlt.mark.with_hints(row, TABLE_HINTS[table], create_table_variant=True)
+
+    for item in file_items:
+        stats.files_listed += 1
+        path = item["relative_path"]
+        fmt = file_format(path)
+        if fmt is None:
+            stats.files_skipped += 1
+            if len(stats.skipped_examples) < 5:
+                stats.skipped_examples.append(path)
+            continue
+        fingerprint = f"{item.get('size_in_bytes')}|{item['modification_date'].isoformat()}"
+        if seen_files.get(path) == fingerprint:
+            stats.files_unchanged += 1
+            continue
+        for table, row in _read_file(
+            item, path, fmt, max_record_bytes, stats, seen_ids, known_events
+        ):
+            yield mark(table, row)
+        seen_files[path] = fingerprint
+        if on_file is not None:
+            on_file(stats)
+
+
+def _read_file(
+    item: FileItemDict,
+    path: str,
+    fmt: str,
+    max_record_bytes: int,
+    stats: RunStats,
+    seen_ids: set[str],
+    known_events: KnownEventsLookup | None,
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Read one file; buffer its valid rows to check them against the warehouse in one query."""
+    read_at = datetime.now(UTC)
+    counts: Counter[str] = Counter()
+    rejected: Counter[str] = Counter()
+    pending: list[tuple[str, dict[str, Any]]] = []
+
+    def flush() -> Iterator[tuple[str, dict[str, Any]]]:
+        already = known_events([row["eventId"] for _, row in pending]) if known_events else set()
+        for table, row in pending:
+            if row["eventId"] in already:
+                counts["duplicates"] += 1
+            else:
+                counts["loaded"] += 1
+                stats.loaded_by_table[table] += 1
+                yield table, row
+        pending.clear()
+
+    with item.open(mode="rb", compression="disable") as raw_stream:
+        stream = open_decompressed(raw_stream, fmt)
+        for record in iter_records(stream, fmt, max_record_bytes):
+            counts["read"] += 1
+            problem = _problem(record)
+            if problem is not None:
+                rejected[problem[0]] += 1
+                yield s.REJECTED_EVENTS, _rejection_row(item, path, record, *problem)
+                continue
+            event_id = record.value["id"]
+            if event_id in seen_ids:
+                counts["duplicates"] += 1
+                continue
+            seen_ids.add(event_id)
+            pending.append(to_raw_row(record.value, path, record.position))
+            if len(pending) >= 1000:
+                yield from flush()
+        yield from flush()
+
+    stats.files_read += 1
+    stats.bytes_read += int(item.get("size_in_bytes") or 0)
+    stats.records_read += counts["read"]
+    stats.events_loaded += counts["loaded"]
+    stats.duplicates += counts["duplicates"]
+    stats.rejected.update(rejected)
+    yield (
+        s.FILE_AUDIT,
+        {
+            "file": path,
+            "fileUrl": item["file_url"],
+            "format": fmt,
+            "sizeBytes": item.get("size_in_bytes"),
+            "modifiedAt": item["modification_date"],
+            "readAt": read_at,
+            "recordsRead": counts["read"],
+            "eventsLoaded": counts["loaded"],
+            "duplicates": counts["duplicates"],
+            "rejected": sum(rejected.values()),
+            "rejectedByReason": orjson.dumps(dict(sorted(rejected.items()))).decode(),
+        },
+    )
+
+
+def _problem(record: RawRecord) -> tuple[str, str] | None:
+    if record.reason is not None:
+        return record.reason, record.detail or ""
+    rejection = validate(record.value)
+    return (rejection.reason, rejection.detail) if rejection else None
+
+
+def _rejection_row(
+    item: FileItemDict, path: str, record: RawRecord, reason: str, detail: str
+) -> dict[str, Any]:
+    raw = record.raw or (orjson.dumps(record.value) if record.value is not None else b"")
+    kept = raw[: s.RAW_TEXT_KEEP_BYTES]
+    digest = hashlib.sha256(
+        f"{path}\x00{record.position_kind}\x00{record.position}\x00".encode() + raw
+    ).hexdigest()
+    event_id = record.value.get("id") if isinstance(record.value, dict) else None
+    return {
+        "rejectionId": digest,
+        "sourceFile": path,
+        "fileUrl": item["file_url"],
+        "positionKind": record.position_kind,
+        "position": record.position,
+        "reason": reason,
+        "detail": detail[:2000],
+        "eventId": event_id if isinstance(event_id, str) else None,
+        "rawText": kept.decode("utf-8", errors="backslashreplace"),
+        "rawSizeBytes": record.raw_size or len(raw),
+        "rawTruncated": (record.raw_size or len(raw)) > len(kept),
+        "rejectedAt": datetime.now(UTC),
+    }

@@ -1,0 +1,41 @@
+"""The run summary printed at the end of `python -m pipelines.run`."""
+
+from __future__ import annotations
+
+from pipelines.load import LoadResult
+
+
+def _n(value: int) -> str:
+    return f"{value:,}"
+
+
+def format_summary(source: str, database: str, result: LoadResult | None, steps: dict) -> str:
+    """Render the summary: files, records, events, duplicates, rejections, schema, time."""
+    lines = ["run summary", f"  source      {source}", f"  database    {database}"]
+    if result is not None:
+        st = result.stats
+        skipped = f", {st.files_skipped} skipped (not .json/.jsonl/.ndjson[.gz])"
+        if st.skipped_examples:
+            skipped += f" e.g. {', '.join(st.skipped_examples[:3])}"
+        lines += [
+            f"  files       {_n(st.files_read)} read, {_n(st.files_unchanged)} unchanged{skipped}",
+            f"  records     {_n(st.records_read)} read ({st.bytes_read / 1e6:,.1f} MB)",
+            f"  events      {_n(st.events_loaded)} loaded, {_n(st.duplicates)} duplicates",
+        ]
+        by_table = ", ".join(f"{t} {_n(n)}" for t, n in sorted(st.loaded_by_table.items()))
+        if by_table:
+            lines.append(f"              {by_table}")
+        reasons = ", ".join(f"{r} {_n(n)}" for r, n in sorted(st.rejected.items()))
+        lines.append(
+            f"  rejected    {_n(st.rejected_total)}"
+            + (f" ({reasons}) -> raw.rejected_events" if reasons else "")
+        )
+        if result.new_tables:
+            lines.append(f"  new tables  {len(result.new_tables)}: {', '.join(result.new_tables)}")
+        for table, columns in sorted(result.new_columns.items()):
+            lines.append(f"  new columns {table}: {', '.join(columns)}")
+        if result.resumed_load_ids:
+            lines.append(f"  resumed     {len(result.resumed_load_ids)} interrupted load(s)")
+    timing = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in steps.items())
+    lines.append(f"  time        {timing}")
+    return "\n".join(lines)

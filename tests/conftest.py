@@ -1,0 +1,130 @@
+"""Shared test helpers: build archives from the spec's example event, run the job for real."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = json.loads(
+    (Path(__file__).parent / "fixtures" / "callback-request-create.example.json").read_text()
+)
+
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+
+
+def callback_event(
+    event_id: str,
+    request_id: str = "cr-1",
+    *,
+    status: str = "OPEN",
+    event_type: str = "Callback-request.create",
+    updated_at: str = "2024-08-17T10:00:00.000Z",
+    **extra: Any,
+) -> dict[str, Any]:
+    """A Callback Request event shaped exactly like the spec's example."""
+    event = copy.deepcopy(EXAMPLE)
+    event.update(
+        id=event_id,
+        correlationId=f"corr-{event_id}",
+        version="1",
+        webhookConfigurationId="wh-1",
+    )
+    event["data"]["eventType"] = event_type
+    request = event["data"]["callbackRequest"]
+    request.update(id=request_id, status=status, updatedAt=updated_at, **extra)
+    return event
+
+
+def appointment_event(
+    event_id: str, appointment_id: str = "ap-1", request_id: str | None = "cr-1"
+) -> dict:
+    """An Appointment event as the spec describes it."""
+    appointment: dict[str, Any] = {
+        "id": appointment_id,
+        "status": "ACCEPTED",
+        "createdAt": "2024-08-17T10:00:00.000Z",
+        "updatedAt": "2024-08-17T11:00:00.000Z",
+    }
+    if request_id:
+        appointment["callbackRequest"] = {"id": request_id}
+    return {
+        "id": event_id,
+        "correlationId": f"corr-{event_id}",
+        "entity": "Appointment",
+        "version": "1",
+        "webhookConfigurationId": "wh-1",
+        "data": {"eventType": "ACCEPT", "message": "accepted", "appointment": appointment},
+    }
+
+
+def jsonl(*events: Any) -> bytes:
+    """Events as JSON lines."""
+    return b"".join(json.dumps(e).encode() + b"\n" for e in events)
+
+
+def write_files(root: Path, files: dict[str, bytes | str]) -> Path:
+    """Write `files` (relative path -> content; `.gz` names are gzipped) under `root`."""
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = content.encode() if isinstance(content, str) else content
+        path.write_bytes(gzip.compress(data, mtime=0) if name.endswith(".gz") else data)
+    return root
+
+
+def run_job(*args: str, cwd: Path = REPO, env: dict | None = None, timeout: int = 300):
+    """Run `python -m pipelines.run` as a real process."""
+    full_env = {**os.environ, **(env or {})}
+    full_env["PYTHONPATH"] = str(REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.run", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def query(database: Path, sql: str) -> list[tuple]:
+    """Run a read-only query against a warehouse file."""
+    with duckdb.connect(str(database), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+def table_counts(database: Path, schema: str = "raw") -> dict[str, int]:
+    """Row count of every table of `schema` (dlt's bookkeeping tables excluded)."""
+    with duckdb.connect(str(database), read_only=True) as con:
+        names = [
+            n
+            for (n,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = ? "
+                "and table_type = 'BASE TABLE' and table_name not like '\\_dlt%' escape '\\'",
+                [schema],
+            ).fetchall()
+        ]
+        return {n: con.execute(f'select count(*) from {schema}."{n}"').fetchone()[0] for n in names}
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Path:
+    """An empty archive folder."""
+    path = tmp_path / "archive"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    """Where the test's warehouse goes."""
+    return tmp_path / "warehouse.duckdb"

@@ -1,0 +1,136 @@
+"""`python -m pipelines.run` as cron runs it: real processes, exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import callback_event, jsonl, query, run_job, write_files
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, code: int, *words: str) -> None:
+    assert proc.returncode == code, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+def test_defaults_load_data_archive_into_data_warehouse(tmp_path: Path) -> None:
+    write_files(tmp_path / "data" / "archive", {"2024/08/17/a.jsonl": jsonl(callback_event("e1"))})
+    proc = run_job(cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert query(
+        tmp_path / "data" / "warehouse.duckdb", "select event_id from raw.callback_request_events"
+    ) == [("e1",)]
+    assert "events      1 loaded, 0 duplicates" in proc.stdout
+    assert "\r" not in proc.stderr  # no progress display when not on a terminal
+
+
+def test_settings_from_environment_the_dlt_way(tmp_path: Path) -> None:
+    archive = write_files(tmp_path / "elsewhere", {"a.json": jsonl(callback_event("e1"))})
+    database = tmp_path / "db" / "w.duckdb"
+    env = {
+        "SOURCES__WEBHOOK_ARCHIVE__BUCKET_URL": f"file://{archive}",
+        "WAREHOUSE__DATABASE": str(database),
+    }
+    proc = run_job(cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert query(database, "select count(*) from raw.callback_request_events") == [(1,)]
+
+
+def test_summary_reports_reads_duplicates_rejections(archive: Path, database: Path) -> None:
+    event = callback_event("e1")
+    write_files(archive, {"a.jsonl": jsonl(event, event) + b"[]\n", "b.txt": "x"})
+    proc = run_job("--source", str(archive), "--database", str(database))
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "files       1 read, 0 unchanged, 1 skipped" in out
+    assert "records     3 read" in out
+    assert "events      1 loaded, 1 duplicates" in out
+    assert "rejected    1 (not_an_object 1)" in out
+    assert "new tables" in out and "callback_request_events__participants" in out
+    for step in ("extract", "normalize", "load", "total"):
+        assert f"{step} " in out
+    again = run_job("--source", str(archive), "--database", str(database))
+    assert "files       0 read, 1 unchanged" in again.stdout
+
+
+def test_missing_source_fails_with_one_line(tmp_path: Path, database: Path) -> None:
+    proc = run_job("--source", str(tmp_path / "nope"), "--database", str(database))
+    assert_one_line_error(proc, 3, "nope", "does not exist")
+
+
+def test_database_locked_by_another_process(archive: Path, database: Path) -> None:
+    write_files(archive, {"a.jsonl": jsonl(callback_event("e1"))})
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                f"""
+                import duckdb, sys, time
+                con = duckdb.connect({str(database)!r})
+                print("ready", flush=True)
+                sys.stdin.read()
+                """
+            ),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        proc = run_job("--source", str(archive), "--database", str(database))
+    finally:
+        holder.communicate("", timeout=30)
+    assert_one_line_error(proc, 4, "locked")
+
+
+def test_second_run_fails_fast_while_one_is_running(archive: Path, database: Path) -> None:
+    write_files(archive, {"a.jsonl": jsonl(callback_event("e1"))})
+    with open(database.with_name(database.name + ".lock"), "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        proc = run_job("--source", str(archive), "--database", str(database))
+    assert_one_line_error(proc, 4, "another pipeline run")
+    assert not database.exists()
+
+
+def test_no_permission(archive: Path) -> None:
+    write_files(archive, {"a.jsonl": jsonl(callback_event("e1"))})
+    proc = run_job("--source", str(archive), "--database", "/sys/warehouse.duckdb")
+    assert_one_line_error(proc, 5, "no permission")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
+def test_unreadable_source(tmp_path: Path, archive: Path, database: Path) -> None:
+    archive.chmod(0)
+    try:
+        proc = run_job("--source", str(archive), "--database", str(database))
+    finally:
+        archive.chmod(0o755)
+    assert_one_line_error(proc, 3, "not readable")
+
+
+def test_disk_full(tmp_path: Path, archive: Path) -> None:
+    small = tmp_path / "small"
+    small.mkdir()
+    mount = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1M", "tmpfs", str(small)], capture_output=True
+    )
+    if mount.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        events = [callback_event(f"e{i}", f"cr-{i}") for i in range(600)]
+        write_files(archive, {"a.jsonl": jsonl(*events)})
+        proc = run_job("--source", str(archive), "--database", str(small / "w.duckdb"))
+    finally:
+        subprocess.run(["umount", "-l", str(small)], check=False)
+    assert_one_line_error(proc, 6, "disk full")

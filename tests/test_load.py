@@ -1,0 +1,298 @@
+"""The loader end to end: real dlt runs into real DuckDB files in temporary folders."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from conftest import (
+    appointment_event,
+    callback_event,
+    jsonl,
+    query,
+    table_counts,
+    write_files,
+)
+
+from pipelines.load import load_archive
+
+BOM = b"\xef\xbb\xbf"
+
+
+def ids(database: Path, table: str = "callback_request_events") -> list[str]:
+    return sorted(r[0] for r in query(database, f"select event_id from raw.{table}"))
+
+
+def test_every_input_shape_is_read(archive: Path, database: Path) -> None:
+    e = [callback_event(f"e{i}", f"cr-{i}") for i in range(12)]
+    write_files(
+        archive,
+        {
+            "2024/08/17/a.jsonl": jsonl(e[0], e[1]),
+            "2024/08/17/b.ndjson": b"\n" + jsonl(e[2]) + b"\n   \n",
+            "2024/08/18/c.json": json.dumps(e[3], indent=2),
+            "2024/08/18/d.json": json.dumps([e[4], e[5]]),
+            "2024/08/19/e.jsonl.gz": jsonl(e[6]),
+            "2024/08/19/f.json.gz": json.dumps([e[7]]),
+            "2024/08/19/g.ndjson.gz": jsonl(e[8]),
+            "2024/08/20/h.jsonl": BOM + jsonl(e[9]).replace(b"\n", b"\r\n"),
+            "2024/08/20/i.json": BOM + json.dumps(e[10]).encode(),
+            "2024/08/20/j.json": jsonl(e[11]),  # JSON lines saved under a .json name
+            "2024/08/20/notes.txt": "not an archive",
+            "2024/08/20/k.csv": "a,b\n1,2\n",
+            "empty.json": "",
+        },
+    )
+    result = load_archive(str(archive), database)
+    assert ids(database) == sorted(f"e{i}" for i in range(12))
+    st = result.stats
+    assert (st.files_read, st.files_skipped, st.records_read) == (11, 2, 12)
+    assert (st.events_loaded, st.duplicates, st.rejected_total) == (12, 0, 0)
+
+
+def test_every_rejection_reason_is_quarantined(archive: Path, database: Path) -> None:
+    good = callback_event("good")
+    no_id = callback_event("x")
+    del no_id["id"]
+    empty_version = callback_event("empty-version", version="1")
+    empty_version["version"] = ""
+    numeric_id = callback_event("n")
+    numeric_id["id"] = 17
+    data_string = callback_event("data-string")
+    data_string["data"] = "oops"
+    request_list = callback_event("request-list")
+    request_list["data"]["callbackRequest"] = ["not", "an", "object"]
+    no_request = callback_event("no-request")
+    del no_request["data"]["callbackRequest"]
+    invoice = callback_event("invoice")
+    invoice["entity"] = "Invoice"
+    big = callback_event("big", internalNotes="x" * 5000)
+    lines = [
+        json.dumps(good).encode(),
+        b'{"id": "broken", "correlationId": ',
+        b'{"id": "bad-utf8 \xff\xfe", "entity": "Callback Request"}',
+        b"[1, 2]",
+        b'"just a string"',
+        json.dumps(no_id).encode(),
+        json.dumps(empty_version).encode(),
+        json.dumps(numeric_id).encode(),
+        json.dumps(data_string).encode(),
+        json.dumps(request_list).encode(),
+        json.dumps(no_request).encode(),
+        json.dumps(invoice).encode(),
+        json.dumps(big).encode(),
+        json.dumps(callback_event("after-big")).encode(),
+    ]
+    write_files(archive, {"2024/08/17/mixed.jsonl": b"\n".join(lines) + b"\n"})
+    truncated = jsonl(callback_event("in-truncated-gz"), callback_event("lost"))
+    import gzip
+
+    (archive / "2024/08/17/cut.jsonl.gz").write_bytes(gzip.compress(truncated, mtime=0)[:-30])
+    write_files(archive, {"2024/08/17/broken-array.json": b'[{"id": 1}, {"id": '})
+
+    result = load_archive(str(archive), database, max_record_bytes=9000)
+
+    assert ids(database) == ["after-big", "good", "in-truncated-gz"]
+    rejected = query(
+        database,
+        "select source_file, position, reason from raw.rejected_events order by source_file, position",
+    )
+    assert rejected == [
+        ("2024/08/17/broken-array.json", 0, "wrong_type"),
+        ("2024/08/17/broken-array.json", 1, "invalid_json"),
+        ("2024/08/17/cut.jsonl.gz", 2, "unreadable_file"),
+        ("2024/08/17/mixed.jsonl", 2, "invalid_json"),
+        ("2024/08/17/mixed.jsonl", 3, "invalid_encoding"),
+        ("2024/08/17/mixed.jsonl", 4, "not_an_object"),
+        ("2024/08/17/mixed.jsonl", 5, "not_an_object"),
+        ("2024/08/17/mixed.jsonl", 6, "missing_field"),
+        ("2024/08/17/mixed.jsonl", 7, "empty_field"),
+        ("2024/08/17/mixed.jsonl", 8, "wrong_type"),
+        ("2024/08/17/mixed.jsonl", 9, "wrong_type"),
+        ("2024/08/17/mixed.jsonl", 10, "wrong_type"),
+        ("2024/08/17/mixed.jsonl", 11, "missing_field"),
+        ("2024/08/17/mixed.jsonl", 12, "unknown_entity"),
+        ("2024/08/17/mixed.jsonl", 13, "record_too_large"),
+    ]
+    # the raw text is kept so that the record can be fixed and replayed
+    (raw_text,) = query(database, "select raw_text from raw.rejected_events where position = 12")[0]
+    assert json.loads(raw_text)["entity"] == "Invoice"
+    (raw_text,) = query(database, "select raw_text from raw.rejected_events where position = 3")[0]
+    assert raw_text.startswith('{"id": "bad-utf8 \\xff\\xfe"')
+    assert result.stats.rejected == {
+        "invalid_json": 2,
+        "invalid_encoding": 1,
+        "not_an_object": 2,
+        "missing_field": 2,
+        "empty_field": 1,
+        "wrong_type": 4,
+        "unknown_entity": 1,
+        "record_too_large": 1,
+        "unreadable_file": 1,
+    }
+    # a truncated gzip file keeps what could be read before the break
+    assert result.stats.events_loaded == 3
+
+
+def test_load_twice_changes_nothing(archive: Path, database: Path) -> None:
+    write_files(
+        archive,
+        {
+            "a.jsonl": jsonl(callback_event("e1", "cr-1"), callback_event("e2", "cr-2")),
+            "b.json": json.dumps(appointment_event("a1")),
+            "c.jsonl": b"not json\n",
+        },
+    )
+    load_archive(str(archive), database)
+    first = table_counts(database)
+    second_run = load_archive(str(archive), database)
+    assert table_counts(database) == first
+    assert second_run.stats.files_read == 0 and second_run.stats.files_unchanged == 3
+    assert first["callback_request_events"] == 2
+    assert first["appointment_events"] == 1
+    assert first["rejected_events"] == 1
+    assert first["callback_request_events__participants"] == 2
+
+
+def test_same_event_in_two_files_is_stored_once(archive: Path, database: Path) -> None:
+    event = callback_event("dup", "cr-1")
+    write_files(
+        archive, {"2024/08/17/a.jsonl": jsonl(event, event), "2024/08/18/b.jsonl": jsonl(event)}
+    )
+    result = load_archive(str(archive), database)
+    assert ids(database) == ["dup"]
+    assert (result.stats.events_loaded, result.stats.duplicates) == (1, 2)
+    assert query(database, "select count(*) from raw.callback_request_events__participants") == [
+        (1,)
+    ]
+    # delivered again in a later run, in a new file: still one row
+    write_files(archive, {"2024/08/19/c.jsonl": jsonl(event)})
+    again = load_archive(str(archive), database)
+    assert (again.stats.events_loaded, again.stats.duplicates) == (0, 1)
+    assert ids(database) == ["dup"]
+
+
+def test_changed_file_is_read_again_and_only_new_events_load(archive: Path, database: Path) -> None:
+    path = archive / "a.jsonl"
+    write_files(archive, {"a.jsonl": jsonl(callback_event("e1"))})
+    load_archive(str(archive), database)
+    path.write_bytes(jsonl(callback_event("e1"), callback_event("e2", "cr-2")))
+    future = time.time() + 5
+    os.utime(path, (future, future))
+    result = load_archive(str(archive), database)
+    assert (result.stats.files_read, result.stats.events_loaded, result.stats.duplicates) == (
+        1,
+        1,
+        1,
+    )
+    assert ids(database) == ["e1", "e2"]
+
+
+def test_full_refresh_rebuilds_the_same_raw_tables(archive: Path, database: Path) -> None:
+    write_files(
+        archive,
+        {
+            "a.jsonl": jsonl(callback_event("e1"), callback_event("e2", "cr-2"), [1]),
+            "b.json": json.dumps([appointment_event("a1"), callback_event("e1")]),
+        },
+    )
+    load_archive(str(archive), database)
+    before = table_counts(database)
+    result = load_archive(str(archive), database, full_refresh=True)
+    after = table_counts(database)
+    assert {k: v for k, v in after.items() if k != "file_audit"} == {
+        k: v for k, v in before.items() if k != "file_audit"
+    }
+    assert (result.stats.files_read, result.stats.events_loaded, result.stats.duplicates) == (
+        2,
+        3,
+        1,
+    )
+    assert after["file_audit"] == 2  # the audit restarts with the reloaded files
+
+
+def test_child_tables_and_table_shape(archive: Path, database: Path) -> None:
+    write_files(archive, {"a.jsonl": jsonl(callback_event("e1"), appointment_event("a1"))})
+    load_archive(str(archive), database)
+    counts = table_counts(database)
+    for child in (
+        "callback_request_events__participants",
+        "callback_request_events__answers",
+        "callback_request_events__answers__selected_answer_options",
+        "callback_request_events__answers__files",
+        "callback_request_events__listing__tags",
+        "callback_request_events__participants__employee__available_roles",
+        "callback_request_events__subject__translations__name",
+        "callback_request_events__office__location__translations__city",
+    ):
+        assert counts[child] == 1, child
+    assert not any("__data__" in name for name in counts)
+    columns = dict(
+        query(
+            database,
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = 'raw' and table_name = 'callback_request_events'",
+        )
+    )
+    for name in (
+        "event_id",
+        "correlation_id",
+        "entity",
+        "version",
+        "webhook_configuration_id",
+        "event_type",
+        "callback_request_id",
+        "status",
+        "external_id",
+        "meeting_type",
+        "office__id",
+        "subject__subject_group__id",
+    ):
+        assert name in columns, name
+    assert columns["created_at"] == "TIMESTAMP WITH TIME ZONE"
+    assert columns["subject__updated_at"] == "TIMESTAMP WITH TIME ZONE"
+    row = query(
+        database,
+        "select appointment_id, event_type, message, callback_request__id from raw.appointment_events",
+    )
+    assert row == [("ap-1", "ACCEPT", "accepted", "cr-1")]
+
+
+def test_unknown_fields_and_values_are_data(archive: Path, database: Path) -> None:
+    write_files(archive, {"a.jsonl": jsonl(callback_event("e1"))})
+    load_archive(str(archive), database)
+    novel = callback_event("e2", status="SOMETHING_NEW", event_type="Callback-request.snoozed")
+    novel["data"]["callbackRequest"]["priorityScore"] = 7
+    novel["deliveryAttempt"] = 2
+    write_files(archive, {"b.jsonl": jsonl(novel)})
+    result = load_archive(str(archive), database)
+    assert result.new_columns["callback_request_events"] == ["delivery_attempt", "priority_score"]
+    assert query(
+        database,
+        "select status, event_type, priority_score from raw.callback_request_events where event_id = 'e2'",
+    ) == [("SOMETHING_NEW", "Callback-request.snoozed", 7)]
+
+
+def test_audit_reconciles_per_file(archive: Path, database: Path) -> None:
+    event = callback_event("e1")
+    write_files(archive, {"a.jsonl": jsonl(event, event, callback_event("e2")) + b"{bad\n"})
+    write_files(archive, {"b.json": json.dumps([event, appointment_event("a1")])})
+    load_archive(str(archive), database)
+    assert query(
+        database,
+        "select file, records_read, events_loaded, duplicates, rejected from raw.file_audit order by file",
+    ) == [("a.jsonl", 4, 2, 1, 1), ("b.json", 2, 1, 1, 0)]
+    assert query(
+        database,
+        "select count(*) from raw.file_audit "
+        "where records_read <> events_loaded + duplicates + rejected",
+    ) == [(0,)]
+    loaded = query(database, "select sum(events_loaded) from raw.file_audit")[0][0]
+    stored = query(
+        database,
+        "select (select count(*) from raw.callback_request_events)"
+        " + (select count(*) from raw.appointment_events)",
+    )[0][0]
+    assert loaded == stored == 3
