@@ -17,11 +17,13 @@ from pathlib import Path
 import dlt
 
 from pipelines import settings as s
-from pipelines.errors import EXIT_OK, EXIT_UNEXPECTED, ExpectedFailure, classify
+from pipelines.errors import EXIT_OK, EXIT_SOURCE, EXIT_UNEXPECTED, ExpectedFailure, classify
 from pipelines.load import LoadResult, load_archive
 from pipelines.progress import Progress
 from pipelines.run_lock import exclusive_run
 from pipelines.summary import format_summary
+from pipelines.transform_settings import load_transform_settings
+from pipelines.transforms import BuildResult, build_models
 
 log = logging.getLogger("pipelines")
 
@@ -50,6 +52,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--max-record-bytes",
         type=int,
         help="records larger than this are rejected unread (default 16 MiB)",
+    )
+    parser.add_argument(
+        "--transforms-only",
+        action="store_true",
+        help="do not load: only rebuild staging, intermediate and marts from raw",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     args = parser.parse_args(argv)
@@ -81,19 +88,26 @@ def main(argv: list[str] | None = None) -> int:
     database = Path(args.database)
     steps: dict[str, float] = {}
     result: LoadResult | None = None
+    built: BuildResult | None = None
     started = time.perf_counter()
     try:
         database.parent.mkdir(parents=True, exist_ok=True)
         with exclusive_run(database):
-            log.info("loading %s into %s", args.source, database)
-            result = load_archive(
-                args.source,
-                database,
-                full_refresh=args.full_refresh,
-                max_record_bytes=args.max_record_bytes,
-                progress=Progress(),
-            )
-            steps.update(result.step_seconds)
+            if not args.transforms_only:
+                log.info("loading %s into %s", args.source, database)
+                result = load_archive(
+                    args.source,
+                    database,
+                    full_refresh=args.full_refresh,
+                    max_record_bytes=args.max_record_bytes,
+                    progress=Progress(),
+                )
+                steps.update(result.step_seconds)
+            elif not database.exists():
+                raise ExpectedFailure(EXIT_SOURCE, f"database {database} does not exist yet")
+            timer = time.perf_counter()
+            built = build_models(database, load_transform_settings())
+            steps["transforms"] = time.perf_counter() - timer
     except ExpectedFailure as failure:
         print(f"error: {failure.message}", file=sys.stderr)
         return failure.exit_code
@@ -105,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {failure.message}", file=sys.stderr)
         return failure.exit_code
     steps["total"] = time.perf_counter() - started
-    print(format_summary(args.source, str(database), result, steps))
+    print(format_summary(args.source, str(database), result, built, steps))
     return EXIT_OK
 
 

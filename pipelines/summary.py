@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from pipelines.load import LoadResult
+from pipelines.transforms import BuildResult
 
 
 def _n(value: int) -> str:
     return f"{value:,}"
 
 
-def format_summary(source: str, database: str, result: LoadResult | None, steps: dict) -> str:
+def format_summary(
+    source: str,
+    database: str,
+    result: LoadResult | None,
+    built: BuildResult | None,
+    steps: dict[str, float],
+) -> str:
     """Render the summary: files, records, events, duplicates, rejections, schema, time."""
     lines = ["run summary", f"  source      {source}", f"  database    {database}"]
     if result is not None:
@@ -36,6 +43,14 @@ def format_summary(source: str, database: str, result: LoadResult | None, steps:
             lines.append(f"  new columns {table}: {', '.join(columns)}")
         if result.resumed_load_ids:
             lines.append(f"  resumed     {len(result.resumed_load_ids)} interrupted load(s)")
+    if built is not None:
+        marts = {t: n for t, n in built.row_counts.items() if t.startswith("marts.")}
+        lines.append(
+            f"  models      {len(built.row_counts)} built, {built.checks_passed} data checks passed"
+        )
+        lines += [f"    {table:<45} {_n(rows):>10} rows" for table, rows in sorted(marts.items())]
+        if built.uses_dev_key:
+            lines.append("  note        customer keys use the development pseudonymization key")
     timing = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in steps.items())
     lines.append(f"  time        {timing}")
     return "\n".join(lines)

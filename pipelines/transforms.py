@@ -1,0 +1,187 @@
+"""Build staging, intermediate and marts from the plain SQL files in `transforms/`.
+
+`transforms/<layer>/<table>.sql` holds one `select`; the folder is the schema, the file name
+the table. Models run in dependency order (found from the `schema.table` names they use),
+all inside one transaction with the data checks: if a model or a check fails, the
+transaction rolls back and analysts keep the previous tables, never a half-built set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import tomllib
+from dataclasses import dataclass, field
+from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
+
+import duckdb
+
+from pipelines import settings as s
+from pipelines.data_checks import failed_checks, load_checks
+from pipelines.errors import EXIT_CHECK_FAILED, ExpectedFailure
+from pipelines.transform_settings import TransformSettings
+
+LAYERS = ("staging", "intermediate", "marts")
+TRANSFORMS_DIR = Path(__file__).resolve().parents[1] / "transforms"
+TRANSLATION_COLUMNS = {
+    "language": "varchar",
+    "value": "varchar",
+    "_dlt_parent_id": "varchar",
+    "_dlt_list_idx": "bigint",
+}
+_REFERENCE = re.compile(r"\b(staging|intermediate|marts)\.([a-z_][a-z0-9_]*)\b", re.IGNORECASE)
+
+
+@dataclass
+class Model:
+    """One SQL model: `layer.name` built from `sql`."""
+
+    layer: str
+    name: str
+    sql: str
+    depends_on: set[str] = field(default_factory=set)
+
+    @property
+    def table(self) -> str:
+        """The qualified table the model builds."""
+        return f"{self.layer}.{self.name}"
+
+
+@dataclass
+class BuildResult:
+    """Tables built, with their row counts, and the number of checks that passed."""
+
+    row_counts: dict[str, int]
+    checks_passed: int
+    uses_dev_key: bool = False
+
+
+def discover_models(transforms_dir: Path = TRANSFORMS_DIR) -> list[Model]:
+    """Read every model file and the models it depends on; refuse upward references."""
+    models = []
+    for rank, layer in enumerate(LAYERS):
+        for path in sorted((transforms_dir / layer).glob("*.sql")):
+            sql = path.read_text()
+            refs = {
+                f"{m[0].lower()}.{m[1].lower()}" for m in _REFERENCE.findall(_strip_comments(sql))
+            }
+            for ref in refs:
+                if LAYERS.index(ref.split(".")[0]) > rank:
+                    raise ExpectedFailure(
+                        EXIT_CHECK_FAILED,
+                        f"model {layer}.{path.stem} reads {ref}, a higher layer",
+                    )
+            models.append(Model(layer, path.stem, sql, refs - {f"{layer}.{path.stem}"}))
+    return models
+
+
+def _strip_comments(sql: str) -> str:
+    return re.sub(r"--[^\n]*", "", sql)
+
+
+def order_models(models: list[Model]) -> list[Model]:
+    """Models in an order where each runs after the models it reads."""
+    by_table = {m.table: m for m in models}
+    for model in models:
+        missing = model.depends_on - set(by_table)
+        if missing:
+            raise ExpectedFailure(
+                EXIT_CHECK_FAILED, f"model {model.table} reads unknown models: {sorted(missing)}"
+            )
+    sorter = TopologicalSorter({m.table: sorted(m.depends_on) for m in models})
+    try:
+        return [by_table[table] for table in sorter.static_order()]
+    except CycleError as exc:
+        raise ExpectedFailure(EXIT_CHECK_FAILED, f"models depend on each other: {exc.args[1]}")
+
+
+def _raw_contract(transforms_dir: Path) -> dict[str, dict[str, str]]:
+    contract = tomllib.loads((transforms_dir / "raw_contract.toml").read_text())
+    return {table: columns or dict(TRANSLATION_COLUMNS) for table, columns in contract.items()}
+
+
+def _create_source_views(connection: duckdb.DuckDBPyConnection, transforms_dir: Path) -> None:
+    """Expose each contract table as `src_<table>`: raw's rows with the contract's columns."""
+    existing = {
+        name
+        for (name,) in connection.execute(
+            "select table_name from information_schema.tables where table_schema = ?",
+            [s.RAW_DATASET],
+        ).fetchall()
+    }
+    for table, columns in _raw_contract(transforms_dir).items():
+        empty = (
+            "select "
+            + ", ".join(f"cast(null as {kind}) as {name}" for name, kind in columns.items())
+            + " where false"
+        )
+        body = empty
+        if table in existing:
+            body = f'select * from {s.RAW_DATASET}."{table}" union all by name {empty}'
+        connection.execute(f"create or replace temp view src_{table} as {body}")
+
+
+def _sql_list(values: tuple[str, ...]) -> str:
+    return "[" + ", ".join("'" + value.replace("'", "''") + "'" for value in values) + "]"
+
+
+def _register_functions(connection: duckdb.DuckDBPyConnection, settings: TransformSettings) -> None:
+    key = settings.pseudonymization_key.encode()
+
+    def pseudonymize(value: str) -> str:
+        return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:32]
+
+    connection.create_function("pseudonymize", pseudonymize, ["VARCHAR"], "VARCHAR")
+    connection.execute(
+        "create or replace temp macro language_rank(lang) as "
+        f"coalesce(list_position({_sql_list(settings.language_preference)}, lang), 1000)"
+    )
+    connection.execute(
+        "create or replace temp macro is_closing_status(status) as "
+        f"coalesce(list_contains({_sql_list(settings.closing_statuses)}, upper(status)), false)"
+    )
+
+
+def build_models(
+    database: Path, settings: TransformSettings, transforms_dir: Path = TRANSFORMS_DIR
+) -> BuildResult:
+    """Build every model and run every check in one transaction; commit only if all pass."""
+    models = order_models(discover_models(transforms_dir))
+    checks = load_checks(transforms_dir)
+    connection = duckdb.connect(str(database))
+    try:
+        _register_functions(connection, settings)
+        connection.execute("begin transaction")
+        _create_source_views(connection, transforms_dir)
+        for layer in LAYERS:
+            connection.execute(f"create schema if not exists {layer}")
+        counts = {}
+        for model in models:
+            try:
+                connection.execute(f"create or replace table {model.table} as {model.sql}")
+            except duckdb.Error as exc:
+                raise ExpectedFailure(
+                    EXIT_CHECK_FAILED, f"model {model.table} failed: {str(exc).splitlines()[0]}"
+                ) from exc
+            counts[model.table] = connection.execute(
+                f"select count(*) from {model.table}"
+            ).fetchone()[0]
+        failures = failed_checks(connection, checks)
+        if failures:
+            raise ExpectedFailure(
+                EXIT_CHECK_FAILED,
+                f"data check failed, previous marts kept: {failures[0]}"
+                + (f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""),
+            )
+        connection.execute("commit")
+        return BuildResult(counts, len(checks), settings.uses_dev_key)
+    except BaseException:
+        try:
+            connection.execute("rollback")
+        except duckdb.Error:
+            pass  # nothing to roll back: the failure happened before the transaction began
+        raise
+    finally:
+        connection.close()

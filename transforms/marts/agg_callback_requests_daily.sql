@@ -1,0 +1,107 @@
+-- Daily volumes per office x subject x meeting type (days in UTC).
+-- created: requests created that day; closed: requests whose first closing status was seen
+-- that day; open_at_end_of_day: created so far minus closed so far;
+-- median_time_to_close_hours: over the requests closed that day.
+-- Keys: (day, office_id, subject_id, meeting_type) unique (null keys grouped as null)
+with
+
+requests as (
+    select
+        office_id,
+        subject_id,
+        meeting_type,
+        cast(created_at as date) as created_day,
+        cast(closed_at as date) as closed_day,
+        time_to_close_hours
+    from marts.fct_callback_requests
+    where created_at is not null
+),
+
+bounds as (
+    select min(created_day) as first_day, max(greatest(created_day, coalesce(closed_day, created_day))) as last_day
+    from requests
+),
+
+days as (
+    select cast(unnest(generate_series(first_day, last_day, interval 1 day)) as date) as day
+    from bounds
+    where first_day is not null
+),
+
+groups as (
+    select distinct office_id, subject_id, meeting_type from requests
+),
+
+created as (
+    select created_day as day, office_id, subject_id, meeting_type, count(*) as created
+    from requests
+    group by all
+),
+
+closed as (
+    select
+        closed_day as day,
+        office_id,
+        subject_id,
+        meeting_type,
+        count(*) as closed,
+        median(time_to_close_hours) as median_time_to_close_hours
+    from requests
+    where closed_day is not null
+    group by all
+),
+
+spine as (
+    select days.day, groups.office_id, groups.subject_id, groups.meeting_type
+    from days
+    cross join groups
+),
+
+daily as (
+    select
+        spine.day,
+        spine.office_id,
+        spine.subject_id,
+        spine.meeting_type,
+        coalesce(created.created, 0) as created,
+        coalesce(closed.closed, 0) as closed,
+        closed.median_time_to_close_hours
+    from spine
+    left join created
+        on created.day = spine.day
+        and created.office_id is not distinct from spine.office_id
+        and created.subject_id is not distinct from spine.subject_id
+        and created.meeting_type is not distinct from spine.meeting_type
+    left join closed
+        on closed.day = spine.day
+        and closed.office_id is not distinct from spine.office_id
+        and closed.subject_id is not distinct from spine.subject_id
+        and closed.meeting_type is not distinct from spine.meeting_type
+),
+
+running as (
+    select
+        *,
+        sum(created - closed) over (
+            partition by office_id, subject_id, meeting_type
+            order by day
+            rows between unbounded preceding and current row
+        ) as open_at_end_of_day
+    from daily
+),
+
+final as (
+    select
+        day,
+        office_id,
+        subject_id,
+        meeting_type,
+        created,
+        closed,
+        cast(open_at_end_of_day as bigint) as open_at_end_of_day,
+        median_time_to_close_hours
+    from running
+    where created > 0 or closed > 0 or open_at_end_of_day > 0
+)
+
+select * from final

@@ -1,0 +1,100 @@
+-- Callback request events, deduplicated by event id, typed, with names resolved.
+-- grain: one row per distinct event (event_id)
+with
+
+source as (
+    select * from src_callback_request_events
+),
+
+deduplicated as (
+    select *
+    from source
+    where event_id is not null
+    qualify row_number() over (partition by event_id order by _dlt_load_id, _dlt_id) = 1
+),
+
+names as (
+    select * from staging.stg_display_names
+),
+
+final as (
+    select
+        e.event_id,
+        e.correlation_id,
+        e.webhook_configuration_id,
+        e.version as payload_version,
+        e.event_type,
+        e.callback_request_id,
+        e.external_id,
+        e.status,
+        e.meeting_type,
+        e.created_at,
+        e.created_by_id,
+        e.created_by_type,
+        e.created_from,
+        e.updated_at,
+        e.updated_by_id,
+        e.updated_by_type,
+        e.updated_from,
+        e.office__id as office_id,
+        e.office__external_id as office_external_id,
+        office_name.display_value as office_name,
+        e.office__active as office_active,
+        e.office__virtual as office_virtual,
+        e.office__time_zone as office_time_zone,
+        e.office__email as office_email,
+        e.office__phone_number as office_phone_number,
+        office_city.display_value as office_city,
+        office_street.display_value as office_street,
+        e.office__location__postal_code as office_postal_code,
+        e.office__location__country_code as office_country_code,
+        e.office__location__geolocation__latitude as office_latitude,
+        e.office__location__geolocation__longitude as office_longitude,
+        e.office__updated_at as office_updated_at,
+        e.office__deleted_at as office_deleted_at,
+        e.subject__id as subject_id,
+        e.subject__external_id as subject_external_id,
+        subject_name.display_value as subject_name,
+        e.subject__order as subject_order,
+        e.subject__updated_at as subject_updated_at,
+        e.subject__deleted_at as subject_deleted_at,
+        e.subject__subject_group__id as subject_group_id,
+        e.subject__subject_group__external_id as subject_group_external_id,
+        group_name.display_value as subject_group_name,
+        e.subject__subject_group__order as subject_group_order,
+        e.subject__subject_group__color as subject_group_color,
+        e.subject__subject_group__updated_at as subject_group_updated_at,
+        e.listing__id as listing_id,
+        e.listing__external_id as listing_external_id,
+        listing_name.display_value as listing_name,
+        e.listing__active as listing_active,
+        e.listing__time_zone as listing_time_zone,
+        listing_city.display_value as listing_city,
+        e.listing__location__country_code as listing_country_code,
+        e.listing__updated_at as listing_updated_at,
+        e.listing__deleted_at as listing_deleted_at,
+        e.lead_segment__id as lead_segment_id,
+        e.lead_segment__code as lead_segment_code,
+        e.lead_segment__description as lead_segment_description,
+        e.location__country_code as location_country_code,
+        e._source_file as source_file,
+        e._dlt_load_id as load_id,
+        e._dlt_id as event_row_id
+    from deduplicated as e
+    left join names as office_name
+        on office_name.owner_dlt_id = e._dlt_id and office_name.owner = 'office' and office_name.field = 'name'
+    left join names as office_city
+        on office_city.owner_dlt_id = e._dlt_id and office_city.owner = 'office_location' and office_city.field = 'city'
+    left join names as office_street
+        on office_street.owner_dlt_id = e._dlt_id and office_street.owner = 'office_location' and office_street.field = 'street1'
+    left join names as subject_name
+        on subject_name.owner_dlt_id = e._dlt_id and subject_name.owner = 'subject' and subject_name.field = 'name'
+    left join names as group_name
+        on group_name.owner_dlt_id = e._dlt_id and group_name.owner = 'subject_group' and group_name.field = 'name'
+    left join names as listing_name
+        on listing_name.owner_dlt_id = e._dlt_id and listing_name.owner = 'listing' and listing_name.field = 'name'
+    left join names as listing_city
+        on listing_city.owner_dlt_id = e._dlt_id and listing_city.owner = 'listing_location' and listing_city.field = 'city'
+)
+
+select * from final
