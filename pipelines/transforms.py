@@ -8,6 +8,7 @@ transaction rolls back and analysts keep the previous tables, never a half-built
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import re
@@ -94,7 +95,9 @@ def order_models(models: list[Model]) -> list[Model]:
     try:
         return [by_table[table] for table in sorter.static_order()]
     except CycleError as exc:
-        raise ExpectedFailure(EXIT_CHECK_FAILED, f"models depend on each other: {exc.args[1]}")
+        raise ExpectedFailure(
+            EXIT_CHECK_FAILED, f"models depend on each other: {exc.args[1]}"
+        ) from None
 
 
 def _raw_contract(transforms_dir: Path) -> dict[str, dict[str, str]]:
@@ -178,10 +181,9 @@ def build_models(
         connection.execute("commit")
         return BuildResult(counts, len(checks), settings.uses_dev_key)
     except BaseException:
-        try:
+        # nothing to roll back when the failure came before the transaction began
+        with contextlib.suppress(duckdb.Error):
             connection.execute("rollback")
-        except duckdb.Error:
-            pass  # nothing to roll back: the failure happened before the transaction began
         raise
     finally:
         connection.close()
