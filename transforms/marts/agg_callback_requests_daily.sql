@@ -1,7 +1,8 @@
 -- Daily volumes per office x subject x meeting type (days in UTC).
 -- created: requests created that day; closed: requests whose first closing status was seen
 -- that day; open_at_end_of_day: created so far minus closed so far;
--- median_time_to_close_hours: over the requests closed that day.
+-- median_time_to_close_hours: over the requests closed that day. Days run from the first
+-- creation to the last activity seen in the data.
 -- Keys: (day, office_id, subject_id, meeting_type) unique (null keys grouped as null)
 with
 
@@ -12,13 +13,16 @@ requests as (
         meeting_type,
         cast(created_at as date) as created_day,
         cast(closed_at as date) as closed_day,
+        cast(last_seen_at as date) as last_seen_day,
         time_to_close_hours
     from marts.fct_callback_requests
     where created_at is not null
 ),
 
 bounds as (
-    select min(created_day) as first_day, max(greatest(created_day, coalesce(closed_day, created_day))) as last_day
+    select
+        min(created_day) as first_day,
+        max(greatest(created_day, coalesce(closed_day, created_day), coalesce(last_seen_day, created_day))) as last_day
     from requests
 ),
 

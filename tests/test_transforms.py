@@ -1,0 +1,339 @@
+"""The SQL transforms against small hand-written archives with expected rows per mart."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import EXAMPLE, appointment_event, callback_event, jsonl, query, run_job, write_files
+
+from pipelines.errors import ExpectedFailure
+from pipelines.load import load_archive
+from pipelines.transform_settings import TransformSettings
+from pipelines.transforms import build_models, discover_models, order_models
+
+KEY = "test-key"
+SETTINGS = TransformSettings(language_preference=("en", "nl", "fr"), pseudonymization_key=KEY)
+
+
+def tr(**values: str) -> list[dict]:
+    return [{"language": lang, "value": value} for lang, value in values.items()]
+
+
+def participants(employee: str | None, customer: str | None) -> list[dict]:
+    template = EXAMPLE["data"]["callbackRequest"]["participants"][0]
+    result = []
+    if employee:
+        p = copy.deepcopy(template)
+        p.update(role="PRIMARY", type="EMPLOYEE", customer=None)
+        p["employee"].update(id=employee, firstName="Eva", lastName=f"Agent-{employee}")
+        p["employee"]["translations"] = {"function": tr(nl="Adviseur", en="Advisor")}
+        result.append(p)
+    if customer:
+        p = copy.deepcopy(template)
+        p.update(role="PRIMARY", type="CUSTOMER", employee=None)
+        p["customer"].update(
+            id=customer,
+            firstName="Jan",
+            lastName="Secret",
+            email=f"{customer}@mail.example",
+            phoneNumber="+32 470 00 00 00",
+        )
+        result.append(p)
+    return result
+
+
+def request(
+    event_id: str,
+    request_id: str,
+    status: str,
+    updated_at: str,
+    *,
+    event_type: str = "Callback-request.update",
+    office: str = "o1",
+    subject: str = "s1",
+    meeting_type: str = "PHONE",
+    employee: str | None = "emp-1",
+    customer: str | None = "cust-1",
+    answers: int = 1,
+) -> dict:
+    event = callback_event(
+        event_id, request_id, status=status, event_type=event_type, updated_at=updated_at
+    )
+    cr = event["data"]["callbackRequest"]
+    cr.update(createdAt="2024-08-01T09:00:00.000Z", meetingType=meeting_type)
+    cr["office"].update(id=office, updatedAt=updated_at)
+    cr["office"]["translations"] = {"name": tr(nl=f"Kantoor {office}")}
+    cr["subject"].update(id=subject)
+    cr["subject"]["translations"] = {"name": tr(fr=f"Sujet {subject}", en=f"Subject {subject}")}
+    cr["subject"]["subjectGroup"].update(id="g1")
+    cr["subject"]["subjectGroup"]["translations"] = {"name": tr(de="Gruppe", fr="Groupe")}
+    cr["listing"].update(id="l1", tags=["a", "b"])
+    cr["participants"] = participants(employee, customer)
+    answer = cr["answers"][0]
+    answer["question"]["translations"] = {"label": tr(en="Why?")}
+    answer["selectedAnswerOptions"] = [
+        {"id": "opt1", "value": "Mortgage"},
+        {"id": "opt2", "value": "Savings"},
+    ]
+    cr["answers"] = [dict(answer, id=f"ans-{i}", value=f"text {i}") for i in range(answers)]
+    return event
+
+
+def scenario() -> dict[str, bytes]:
+    r1_create = request(
+        "e1", "cr-1", "OPEN", "2024-08-01T09:00:00.000Z", event_type="Callback-request.create"
+    )
+    r1_progress = request("e2", "cr-1", "IN_PROGRESS", "2024-08-01T10:00:00.000Z")
+    r1_closed = request("e3", "cr-1", "CLOSED", "2024-08-01T14:00:00.000Z", answers=2)
+    r2_create = request(
+        "e4",
+        "cr-2",
+        "OPEN",
+        "2024-08-02T09:00:00.000Z",
+        event_type="Callback-request.create",
+        office="o2",
+        meeting_type="VIDEO",
+        customer="cust-2",
+    )
+    # same updatedAt as the create: the update wins the tie
+    r2_tie = request(
+        "e5",
+        "cr-2",
+        "ASSIGNED",
+        "2024-08-02T09:00:00.000Z",
+        office="o2",
+        meeting_type="VIDEO",
+        customer="cust-2",
+    )
+    return {
+        # delivered out of order and twice
+        "2024/08/02/late.jsonl": jsonl(r1_closed, r2_tie),
+        "2024/08/01/early.jsonl": jsonl(r1_create, r1_progress, r1_create),
+        "2024/08/03/again.json": json.dumps([r1_closed, r2_create]).encode(),
+        "2024/08/03/appointments.jsonl": jsonl(
+            appointment_event("a1", "ap-1", "cr-1"), appointment_event("a2", "ap-2", "cr-99")
+        ),
+    }
+
+
+@pytest.fixture
+def warehouse(archive: Path, database: Path) -> Path:
+    write_files(archive, scenario())
+    load_archive(str(archive), database)
+    build_models(database, SETTINGS)
+    return database
+
+
+def rows(database: Path, sql: str) -> list[dict]:
+    with duckdb.connect(str(database), read_only=True) as con:
+        cursor = con.execute(sql)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def ts(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def key(customer_id: str) -> str:
+    return hmac.new(KEY.encode(), customer_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def test_fct_callback_requests_current_state(warehouse: Path) -> None:
+    got = rows(
+        warehouse,
+        "select callback_request_id, status, meeting_type, office_id, office_name, subject_name,"
+        " subject_group_name, listing_id, events_count, participants_count, answers_count,"
+        " employee_key, customer_key, is_closed, closed_at, time_to_close_seconds, first_seen_at,"
+        " last_seen_at from marts.fct_callback_requests order by 1",
+    )
+    assert got == [
+        {
+            "callback_request_id": "cr-1",
+            "status": "CLOSED",
+            "meeting_type": "PHONE",
+            "office_id": "o1",
+            "office_name": "Kantoor o1",  # only Dutch available
+            "subject_name": "Subject s1",  # English preferred over French
+            "subject_group_name": "Groupe",  # neither preferred: fr before de by preference
+            "listing_id": "l1",
+            "events_count": 3,
+            "participants_count": 2,
+            "answers_count": 2,
+            "employee_key": "emp-1",
+            "customer_key": key("cust-1"),
+            "is_closed": True,
+            "closed_at": ts("2024-08-01 14:00:00"),
+            "time_to_close_seconds": 5 * 3600,
+            "first_seen_at": ts("2024-08-01 09:00:00"),
+            "last_seen_at": ts("2024-08-01 14:00:00"),
+        },
+        {
+            "callback_request_id": "cr-2",
+            "status": "ASSIGNED",
+            "meeting_type": "VIDEO",
+            "office_id": "o2",
+            "office_name": "Kantoor o2",
+            "subject_name": "Subject s1",
+            "subject_group_name": "Groupe",
+            "listing_id": "l1",
+            "events_count": 2,
+            "participants_count": 2,
+            "answers_count": 1,
+            "employee_key": "emp-1",
+            "customer_key": key("cust-2"),
+            "is_closed": False,
+            "closed_at": None,
+            "time_to_close_seconds": None,
+            "first_seen_at": ts("2024-08-02 09:00:00"),
+            "last_seen_at": ts("2024-08-02 09:00:00"),
+        },
+    ]
+
+
+def test_status_changes(warehouse: Path) -> None:
+    got = query(
+        warehouse,
+        "select callback_request_id, change_index, from_status, to_status, changed_at,"
+        " time_in_previous_status_seconds from marts.fct_callback_request_status_changes order by 1, 2",
+    )
+    assert got == [
+        ("cr-1", 1, None, "OPEN", ts("2024-08-01 09:00:00"), None),
+        ("cr-1", 2, "OPEN", "IN_PROGRESS", ts("2024-08-01 10:00:00"), 3600),
+        ("cr-1", 3, "IN_PROGRESS", "CLOSED", ts("2024-08-01 14:00:00"), 4 * 3600),
+        ("cr-2", 1, None, "OPEN", ts("2024-08-02 09:00:00"), None),
+        ("cr-2", 2, "OPEN", "ASSIGNED", ts("2024-08-02 09:00:00"), 0),
+    ]
+
+
+def test_answers_of_current_state(warehouse: Path) -> None:
+    got = query(
+        warehouse,
+        "select callback_request_id, answer_index, answer_id, question_label, value,"
+        " selected_options, selected_option_count from marts.fct_callback_request_answers order by 1, 2",
+    )
+    assert got == [
+        ("cr-1", 0, "ans-0", "Why?", "text 0", ["Mortgage", "Savings"], 2),
+        ("cr-1", 1, "ans-1", "Why?", "text 1", ["Mortgage", "Savings"], 2),
+        ("cr-2", 0, "ans-0", "Why?", "text 0", ["Mortgage", "Savings"], 2),
+    ]
+
+
+def test_dimensions(warehouse: Path) -> None:
+    assert query(warehouse, "select office_id, name from marts.dim_offices order by 1") == [
+        ("o1", "Kantoor o1"),
+        ("o2", "Kantoor o2"),
+    ]
+    assert query(
+        warehouse,
+        "select subject_id, name, subject_group_id, subject_group_name from marts.dim_subjects",
+    ) == [("s1", "Subject s1", "g1", "Groupe")]
+    assert query(warehouse, "select listing_id, tags from marts.dim_listings") == [
+        ("l1", ["a", "b"])
+    ]
+    assert query(
+        warehouse, "select employee_key, display_name, function from marts.dim_employees"
+    ) == [("emp-1", "Eva Agent-emp-1", "Advisor")]
+    assert query(
+        warehouse,
+        "select customer_key, callback_requests_count from marts.dim_customers order by 2, 1",
+    ) == sorted([(key("cust-1"), 1), (key("cust-2"), 1)], key=lambda r: (r[1], r[0]))
+
+
+def test_daily_aggregate(warehouse: Path) -> None:
+    got = query(
+        warehouse,
+        "select day::varchar, office_id, meeting_type, created, closed, open_at_end_of_day,"
+        " median_time_to_close_hours from marts.agg_callback_requests_daily order by 1, 2",
+    )
+    assert got == [
+        ("2024-08-01", "o1", "PHONE", 1, 1, 0, 5.0),
+        ("2024-08-01", "o2", "VIDEO", 1, 0, 1, None),  # cr-2 createdAt is 2024-08-01 too
+        ("2024-08-02", "o2", "VIDEO", 0, 0, 1, None),
+    ]
+
+
+def test_appointments_link_to_known_requests(warehouse: Path) -> None:
+    assert query(
+        warehouse,
+        "select appointment_id, status, callback_request_id, callback_request_ref"
+        " from marts.fct_appointments order by 1",
+    ) == [("ap-1", "ACCEPTED", "cr-1", "cr-1"), ("ap-2", "ACCEPTED", None, "cr-99")]
+
+
+def test_marts_hold_no_customer_personal_data(warehouse: Path) -> None:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        tables = con.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts'"
+        ).fetchall()
+        for (table,) in tables:
+            text = json.dumps(con.execute(f"select * from marts.{table}").fetchall(), default=str)
+            for secret in ("Secret", "cust-1@mail.example", "+32 470", "cust-1", "Jan"):
+                assert secret not in text, (table, secret)
+
+
+def test_language_preference_is_configurable(archive: Path, database: Path) -> None:
+    write_files(archive, scenario())
+    load_archive(str(archive), database)
+    build_models(database, TransformSettings(language_preference=("fr",), pseudonymization_key=KEY))
+    assert query(database, "select distinct subject_name from marts.fct_callback_requests") == [
+        ("Sujet s1",)
+    ]
+
+
+def test_failed_check_keeps_previous_marts(warehouse: Path, tmp_path: Path) -> None:
+    before = query(warehouse, "select count(*) from marts.fct_callback_requests")
+    broken = tmp_path / "transforms"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "transforms", broken)
+    model = broken / "marts" / "fct_callback_requests.sql"
+    model.write_text(f"select * replace ('x' as callback_request_id) from ({model.read_text()})")
+    with pytest.raises(ExpectedFailure, match="data check failed"):
+        build_models(warehouse, SETTINGS, broken)
+    assert query(warehouse, "select count(*) from marts.fct_callback_requests") == before
+    (broken / "marts" / "fct_callback_requests.sql").write_text("select * from nowhere")
+    with pytest.raises(ExpectedFailure, match="model marts.fct_callback_requests failed"):
+        build_models(warehouse, SETTINGS, broken)
+    assert query(warehouse, "select count(*) from marts.fct_callback_requests") == before
+
+
+def test_models_run_in_dependency_order_and_never_read_upward() -> None:
+    order = [m.table for m in order_models(discover_models())]
+    assert order.index("staging.stg_translations") < order.index("staging.stg_display_names")
+    assert order.index("marts.fct_callback_requests") < order.index(
+        "marts.agg_callback_requests_daily"
+    )
+    for model in discover_models():
+        for ref in model.depends_on:
+            assert ref.split(".")[0] in {"staging", "intermediate", "marts"}
+
+
+def test_only_appointments_still_builds(archive: Path, database: Path) -> None:
+    write_files(archive, {"a.jsonl": jsonl(appointment_event("a1", "ap-1", "cr-1"))})
+    load_archive(str(archive), database)
+    result = build_models(database, SETTINGS)
+    assert result.row_counts["marts.fct_appointments"] == 1
+    assert result.row_counts["marts.fct_callback_requests"] == 0
+
+
+def test_cli_builds_marts_and_transforms_only(archive: Path, database: Path) -> None:
+    write_files(archive, scenario())
+    env = {"WAREHOUSE__PSEUDONYMIZATION_KEY": KEY}
+    proc = run_job("--source", str(archive), "--database", str(database), env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "marts.fct_callback_requests" in proc.stdout
+    assert "development pseudonymization key" not in proc.stdout
+    assert query(database, "select customer_key from marts.dim_customers order by 1") == sorted(
+        [(key("cust-1"),), (key("cust-2"),)]
+    )
+    again = run_job("--database", str(database), "--transforms-only")
+    assert again.returncode == 0, again.stderr
+    assert "files" not in again.stdout
+    assert "development pseudonymization key" in again.stdout
