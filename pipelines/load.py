@@ -149,12 +149,21 @@ def _load_ids(info: LoadInfo | None) -> list[str]:
 
 
 def _reconcile(pipeline: Pipeline, result: LoadResult) -> None:
-    """Events counted as loaded by the reader must be exactly the rows the load inserted."""
+    """Events counted as loaded by the reader must be exactly the rows the load inserted,
+    and every event id must be stored once."""
     if not result.load_ids or not result.stats.loaded_by_table:
         return
     with pipeline.sql_client() as client:
         for table, expected in result.stats.loaded_by_table.items():
             qualified = client.make_qualified_table_name(table)
+            rows, ids = client.execute_sql(
+                f"select count(*), count(distinct event_id) from {qualified}"
+            )[0]
+            if rows != ids:
+                raise ExpectedFailure(
+                    EXIT_CHECK_FAILED,
+                    f"reconciliation failed: {table} holds {rows - ids} duplicate event rows",
+                )
             placeholders = ", ".join(["%s"] * len(result.load_ids))
             rows = client.execute_sql(
                 f"select count(*) from {qualified} where _dlt_load_id in ({placeholders})",

@@ -78,6 +78,7 @@ def webhook_archive(
     return files | reader(
         max_record_bytes=max_record_bytes,
         stats=stats if stats is not None else RunStats(),
+        seen_ids=set(),  # shared by every page of files of this run
         known_events=known_events,
         on_file=on_file,
     )
@@ -87,13 +88,17 @@ def _archive_records(
     file_items: Iterable[FileItemDict],
     max_record_bytes: int,
     stats: RunStats,
+    seen_ids: set[str],
     known_events: KnownEventsLookup | None,
     on_file: Callable[[RunStats], None] | None,
 ) -> Iterator[Any]:
-    """Yield raw rows, rejections and one audit row for every new or changed file."""
+    """Yield raw rows, rejections and one audit row for every new or changed file.
+
+    Called once per page of listed files; `seen_ids` (event ids met earlier in this run)
+    spans all pages.
+    """
     state = dlt.current.resource_state()
     seen_files: dict[str, str] = state.setdefault("files", {})
-    seen_ids: set[str] = set()  # event ids met earlier in this run
     tables_hinted: set[str] = set()
 
     def mark(table: str, row: dict[str, Any]) -> Any:
