@@ -29,7 +29,7 @@ test: lint
 	$(PY) -m pytest -n 2 -q
 
 sample: venv
-	$(PY) -m pipelines.generate --events 3000 --out data/archive --seed 42
+	$(PY) -m pipelines.generate --events 3000 --out data/archive --seed 42 --corrupt --start 2026-09-01 --days 61 --gzip-share 1.0 --overwrite
 
 lock:
 	rm -rf /tmp/lock-venv && $(PYTHON) -m venv /tmp/lock-venv

@@ -177,13 +177,15 @@ def test_same_event_in_two_files_is_stored_once(archive: Path, database: Path) -
 def test_duplicates_across_many_files_are_stored_once(archive: Path, database: Path) -> None:
     # dlt lists files in pages of 100: a re-delivery can sit in another page
     event = callback_event("dup", "cr-1")
-    write_files(archive, {f"f{i:03}.jsonl": jsonl(callback_event(f"e{i}", f"cr-{i}")) for i in range(150)})
+    write_files(
+        archive, {f"f{i:03}.jsonl": jsonl(callback_event(f"e{i}", f"cr-{i}")) for i in range(150)}
+    )
     write_files(archive, {"a000.jsonl": jsonl(event), "z999.jsonl": jsonl(event)})
     result = load_archive(str(archive), database)
     assert (result.stats.events_loaded, result.stats.duplicates) == (151, 1)
-    assert query(database, "select count(*), count(distinct event_id) from raw.callback_request_events") == [
-        (151, 151)
-    ]
+    assert query(
+        database, "select count(*), count(distinct event_id) from raw.callback_request_events"
+    ) == [(151, 151)]
 
 
 def test_changed_file_is_read_again_and_only_new_events_load(archive: Path, database: Path) -> None:
