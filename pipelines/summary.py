@@ -38,7 +38,14 @@ def format_summary(
             + (f" ({reasons}) -> raw.rejected_events" if reasons else "")
         )
         if result.new_tables:
-            lines.append(f"  new tables  {len(result.new_tables)}: {', '.join(result.new_tables)}")
+            roots = [t for t in result.new_tables if "__" not in t]
+            children = len(result.new_tables) - len(roots)
+            lines.append(
+                f"  new tables  {', '.join(roots)}"
+                + (f" and {children} child tables" if children else "")
+                if roots
+                else f"  new tables  {', '.join(result.new_tables)}"
+            )
         for table, columns in sorted(result.new_columns.items()):
             lines.append(f"  new columns {table}: {', '.join(columns)}")
         if result.resumed_load_ids:
