@@ -49,10 +49,41 @@ def file_format(name: str) -> str | None:
     return None
 
 
-def open_decompressed(raw_stream: IO[bytes], fmt: str) -> IO[bytes]:
-    """Wrap a binary stream in a gzip reader when the format says so."""
+class InflationLimitExceeded(OSError):
+    """A compressed file inflates far beyond any real archive file: a gzip bomb."""
+
+
+class _InflationLimit:
+    """A read-only stream that stops a decompressed stream after `limit` bytes."""
+
+    def __init__(self, stream: IO[bytes], limit: int) -> None:
+        self._stream = stream
+        self._limit = limit
+        self._read = 0
+
+    def _count(self, data: bytes) -> bytes:
+        self._read += len(data)
+        if self._read > self._limit:
+            raise InflationLimitExceeded(
+                f"decompressed data exceeds {self._limit} bytes "
+                f"({s.MAX_INFLATION_RATIO}x the file size): a gzip bomb?"
+            )
+        return data
+
+    def read(self, size: int = -1) -> bytes:
+        """Read like the wrapped stream, counting decompressed bytes."""
+        return self._count(self._stream.read(size))
+
+    def readline(self, size: int = -1) -> bytes:
+        """Read a line like the wrapped stream, counting decompressed bytes."""
+        return self._count(self._stream.readline(size))
+
+
+def open_decompressed(raw_stream: IO[bytes], fmt: str, size: int | None = None) -> IO[bytes]:
+    """Wrap a binary stream in a gzip reader, capped against gzip bombs, when the format says so."""
     if fmt.endswith("gz"):
-        return gzip.GzipFile(fileobj=raw_stream, mode="rb")  # type: ignore[return-value]
+        limit = max(s.MIN_INFLATED_CAP, s.MAX_INFLATION_RATIO * (size or 0))
+        return _InflationLimit(gzip.GzipFile(fileobj=raw_stream, mode="rb"), limit)  # type: ignore[return-value]
     return raw_stream
 
 

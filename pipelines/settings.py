@@ -39,6 +39,7 @@ WRONG_TYPE = "wrong_type"
 UNKNOWN_ENTITY = "unknown_entity"
 RECORD_TOO_LARGE = "record_too_large"
 UNREADABLE_FILE = "unreadable_file"
+TOO_DEEPLY_NESTED = "too_deeply_nested"
 
 # file name endings the loader reads; everything else is skipped and counted
 LINE_FORMATS = (".jsonl", ".ndjson")
@@ -48,6 +49,13 @@ GZIP_SUFFIX = ".gz"
 # limits that keep memory bounded on hostile input
 DEFAULT_MAX_RECORD_BYTES = 16 * 1024 * 1024
 RAW_TEXT_KEEP_BYTES = 1024 * 1024
+# a gzip file may inflate to at most this many times its size (but always to MIN_INFLATED_CAP)
+MAX_INFLATION_RATIO = 100
+MIN_INFLATED_CAP = 16 * 1024 * 1024
+# nested tables deeper than this are kept as JSON columns; records nested deeper than the
+# JSON serializer's limit (255 levels) are rejected, since dlt could not store them
+MAX_TABLE_NESTING = 8
+DEPTH_CHECK_BRACKETS = 250
 
 # columns whose names say they hold timestamps are typed as timestamps (dlt preferred types)
 TIMESTAMP_COLUMNS_REGEX = r"re:(^|__)((created|updated|deleted)_at|(start|end)_date)$"

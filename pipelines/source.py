@@ -74,7 +74,9 @@ def webhook_archive(
         {TSimpleRegex(s.TIMESTAMP_COLUMNS_REGEX): "timestamp"}
     )
     files = filesystem(bucket_url=bucket_url, file_glob=file_glob)
-    reader = dlt.transformer(name="archive_records", max_table_nesting=1000)(_archive_records)
+    reader = dlt.transformer(name="archive_records", max_table_nesting=s.MAX_TABLE_NESTING)(
+        _archive_records
+    )
     return files | reader(
         max_record_bytes=max_record_bytes,
         stats=stats if stats is not None else RunStats(),
@@ -156,7 +158,7 @@ def _read_file(
         pending.clear()
 
     with item.open(mode="rb", compression="disable") as raw_stream:
-        stream = open_decompressed(raw_stream, fmt)
+        stream = open_decompressed(raw_stream, fmt, item.get("size_in_bytes"))
         for record in iter_records(stream, fmt, max_record_bytes):
             counts["read"] += 1
             problem = _problem(record)
@@ -202,13 +204,39 @@ def _problem(record: RawRecord) -> tuple[str, str] | None:
     if record.reason is not None:
         return record.reason, record.detail or ""
     rejection = validate(record.value)
-    return (rejection.reason, rejection.detail) if rejection else None
+    if rejection is not None:
+        return rejection.reason, rejection.detail
+    return _nesting_problem(record)
+
+
+def _nesting_problem(record: RawRecord) -> tuple[str, str] | None:
+    """Reject records nested too deeply for dlt to store (it serializes them with orjson).
+
+    Nesting depth is at most the number of brackets, so only records with many brackets
+    (or parsed from arrays, without raw text) pay for the exact check.
+    """
+    if record.raw and record.raw.count(b"{") + record.raw.count(b"[") <= s.DEPTH_CHECK_BRACKETS:
+        return None
+    try:
+        orjson.dumps(record.value)
+    except orjson.JSONEncodeError as exc:
+        return s.TOO_DEEPLY_NESTED, f"record cannot be stored: {exc}"
+    return None
+
+
+def _dump(value: Any) -> bytes:
+    if value is None:
+        return b""
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:  # nested too deeply to serialize: keep a marker
+        return b"<record nested too deeply to serialize>"
 
 
 def _rejection_row(
     item: FileItemDict, path: str, record: RawRecord, reason: str, detail: str
 ) -> dict[str, Any]:
-    raw = record.raw or (orjson.dumps(record.value) if record.value is not None else b"")
+    raw = record.raw or _dump(record.value)
     kept = raw[: s.RAW_TEXT_KEEP_BYTES]
     digest = hashlib.sha256(
         f"{path}\x00{record.position_kind}\x00{record.position}\x00".encode() + raw
