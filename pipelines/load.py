@@ -127,9 +127,11 @@ def load_archive(
     )
 
     timer = time.perf_counter()
+    log.info("normalizing")
     pipeline.normalize()
     result.step_seconds["normalize"] = time.perf_counter() - timer
     timer = time.perf_counter()
+    log.info("loading into %s", database)
     result.load_ids.extend(_load_ids(pipeline.load()))
     result.step_seconds["load"] = time.perf_counter() - timer
 

@@ -106,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             elif not database.exists():
                 raise ExpectedFailure(EXIT_SOURCE, f"database {database} does not exist yet")
             timer = time.perf_counter()
+            log.info("building staging, intermediate and marts")
             built = build_models(database, load_transform_settings())
             steps["transforms"] = time.perf_counter() - timer
     except ExpectedFailure as failure:

@@ -29,8 +29,10 @@ from pipelines.run_stats import RunStats
 # given event ids, return those the warehouse already holds
 KnownEventsLookup = Callable[[list[str]], set[str]]
 
+# delete-insert (not insert-only): if a load is killed midway and re-run, dlt deletes what
+# the first attempt inserted, root and child rows alike, so nothing is stored twice
 _EVENT_TABLE_HINTS = {
-    "write_disposition": {"disposition": "merge", "strategy": "insert-only"},
+    "write_disposition": {"disposition": "merge", "strategy": "delete-insert"},
     "primary_key": "event_id",
 }
 TABLE_HINTS = {
@@ -48,7 +50,8 @@ TABLE_HINTS = {
     ),
     s.FILE_AUDIT: dlt.mark.make_hints(
         table_name=s.FILE_AUDIT,
-        write_disposition="append",
+        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+        primary_key=["file", "read_at"],
         columns={"size_bytes": {"data_type": "bigint", "nullable": True}},
     ),
 }

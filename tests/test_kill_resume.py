@@ -1,0 +1,149 @@
+"""Kill and resume: a run killed with SIGKILL at any stage, then a normal run, yields exactly
+the warehouse a clean run yields."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import REPO, run_job
+
+MARTS = (
+    "fct_callback_requests",
+    "fct_callback_request_status_changes",
+    "fct_callback_request_answers",
+    "fct_appointments",
+    "dim_offices",
+    "dim_subjects",
+    "dim_employees",
+    "dim_customers",
+    "dim_listings",
+    "agg_callback_requests_daily",
+)
+
+
+def fingerprint(database: Path) -> dict[str, object]:
+    """Row counts of every raw table and a content hash of every mart."""
+    result: dict[str, object] = {}
+    with duckdb.connect(str(database), read_only=True) as con:
+        tables = con.execute(
+            "select table_name from information_schema.tables where table_schema = 'raw'"
+            " and table_name not like '\\_dlt%' escape '\\' and table_name <> 'file_audit'"
+        ).fetchall()
+        for (table,) in tables:
+            result[f"raw.{table}"] = con.execute(f'select count(*) from raw."{table}"').fetchone()[
+                0
+            ]
+        result["raw.distinct_events"] = con.execute(
+            "select count(distinct event_id) from raw.callback_request_events"
+        ).fetchone()[0]
+        for mart in MARTS:
+            rows = con.execute(f"select * from marts.{mart} order by all").fetchall()
+            result[f"marts.{mart}"] = (len(rows), hashlib.sha256(repr(rows).encode()).hexdigest())
+        audit = con.execute(
+            "select sum(records_read), sum(events_loaded), count(*) filter"
+            " (where records_read <> events_loaded + duplicates + rejected) from raw.file_audit"
+        ).fetchone()
+        result["audit.broken_rows"] = audit[2]
+    return result
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("kill") / "archive"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.generate",
+            "--events",
+            "2500",
+            "--out",
+            str(out),
+            "--seed",
+            "11",
+            "--corrupt",
+            "--gzip-share",
+            "0.2",
+        ],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return out
+
+
+@pytest.fixture(scope="module")
+def reference(archive: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    database = tmp_path_factory.mktemp("reference") / "w.duckdb"
+    proc = run_job("--source", str(archive), "--database", str(database))
+    assert proc.returncode == 0, proc.stderr
+    return fingerprint(database)
+
+
+def start_and_kill(archive: Path, database: Path, stage: str, after: float) -> str:
+    """Start a run; SIGKILL it and its workers `after` seconds into `stage` (a log line)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "RUNTIME__DLTHUB_TELEMETRY": "false"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.run",
+            "--source",
+            str(archive),
+            "--database",
+            str(database),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    seen = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        seen.append(line)
+        if stage in line:
+            break
+    time.sleep(after)
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    output, _ = proc.communicate(timeout=60)
+    return "".join(seen) + output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "kills",
+    [
+        [("INFO pipelines: loading", 0.5)],  # reading files
+        [("normalizing", 1.0)],
+        [("loading into", 0.2)],
+        [("loading into", 1.5)],
+        [("building staging", 0.3)],  # building the marts
+        [("normalizing", 0.5), ("loading into", 0.5)],  # killed twice in a row
+    ],
+)
+def test_killed_run_then_normal_run_equals_clean_run(
+    archive: Path, reference: dict[str, object], tmp_path: Path, kills: list[tuple[str, float]]
+) -> None:
+    database = tmp_path / "w.duckdb"
+    for stage, after in kills:
+        log = start_and_kill(archive, database, stage, after)
+        assert stage in log, log
+    proc = run_job("--source", str(archive), "--database", str(database))
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    assert fingerprint(database) == reference
+    again = run_job("--source", str(archive), "--database", str(database))
+    assert again.returncode == 0 and "events      0 loaded" in again.stdout
+    assert fingerprint(database) == reference
