@@ -105,24 +105,41 @@ def _raw_contract(transforms_dir: Path) -> dict[str, dict[str, str]]:
     return {table: columns or dict(TRANSLATION_COLUMNS) for table, columns in contract.items()}
 
 
+def _source_view_sql(table: str, contract: dict[str, str], raw_columns: set[str] | None) -> str:
+    """`raw.<table>` with every contract column present and typed as the contract says.
+
+    Schema drift is healed here: when a value changed type, dlt keeps it in a variant column
+    (`<column>__v_<type>`); the contract column becomes the first value that casts.
+    """
+    if raw_columns is None:
+        columns = ", ".join(f'cast(null as {kind}) as "{name}"' for name, kind in contract.items())
+        return f"select {columns} where false"
+    expressions = []
+    for name, kind in contract.items():
+        variants = sorted(c for c in raw_columns if c.startswith(f"{name}__v_"))
+        sources = ([name] if name in raw_columns else []) + variants
+        if not sources:
+            expressions.append(f'cast(null as {kind}) as "{name}"')
+        elif len(sources) == 1:
+            expressions.append(f'try_cast("{sources[0]}" as {kind}) as "{name}"')
+        else:
+            casts = ", ".join(f'try_cast("{source}" as {kind})' for source in sources)
+            expressions.append(f'coalesce({casts}) as "{name}"')
+    present = [f'"{name}"' for name in contract if name in raw_columns]
+    rest = f"* exclude ({', '.join(present)})" if present else "*"
+    return f'select {rest}, {", ".join(expressions)} from {s.RAW_DATASET}."{table}"'
+
+
 def _create_source_views(connection: duckdb.DuckDBPyConnection, transforms_dir: Path) -> None:
     """Expose each contract table as `src_<table>`: raw's rows with the contract's columns."""
-    existing = {
-        name
-        for (name,) in connection.execute(
-            "select table_name from information_schema.tables where table_schema = ?",
-            [s.RAW_DATASET],
-        ).fetchall()
-    }
-    for table, columns in _raw_contract(transforms_dir).items():
-        empty = (
-            "select "
-            + ", ".join(f"cast(null as {kind}) as {name}" for name, kind in columns.items())
-            + " where false"
-        )
-        body = empty
-        if table in existing:
-            body = f'select * from {s.RAW_DATASET}."{table}" union all by name {empty}'
+    raw_columns: dict[str, set[str]] = {}
+    for table, column in connection.execute(
+        "select table_name, column_name from information_schema.columns where table_schema = ?",
+        [s.RAW_DATASET],
+    ).fetchall():
+        raw_columns.setdefault(table, set()).add(column)
+    for table, contract in _raw_contract(transforms_dir).items():
+        body = _source_view_sql(table, contract, raw_columns.get(table))
         connection.execute(f"create or replace temp view src_{table} as {body}")
 
 
