@@ -16,6 +16,7 @@ from pipelines import settings as s
 from pipelines.errors import EXIT_CHECK_FAILED, EXIT_SOURCE, ExpectedFailure
 from pipelines.known_events import WarehouseEventIndex
 from pipelines.progress import Progress
+from pipelines.reconcile import AuditReport, reconcile_warehouse
 from pipelines.run_stats import RunStats
 from pipelines.source import webhook_archive
 
@@ -32,6 +33,7 @@ class LoadResult:
     new_tables: list[str] = field(default_factory=list)
     new_columns: dict[str, list[str]] = field(default_factory=dict)
     step_seconds: dict[str, float] = field(default_factory=dict)
+    audit: AuditReport | None = None
 
 
 def pipelines_dir_for(database: Path) -> Path:
@@ -151,30 +153,21 @@ def _load_ids(info: LoadInfo | None) -> list[str]:
 
 
 def _reconcile(pipeline: Pipeline, result: LoadResult) -> None:
-    """Events counted as loaded by the reader must be exactly the rows the load inserted,
-    and every event id must be stored once."""
-    if not result.load_ids or not result.stats.loaded_by_table:
-        return
-    with pipeline.sql_client() as client:
-        for table, expected in result.stats.loaded_by_table.items():
-            qualified = client.make_qualified_table_name(table)
-            rows, ids = client.execute_sql(
-                f"select count(*), count(distinct event_id) from {qualified}"
-            )[0]
-            if rows != ids:
-                raise ExpectedFailure(
-                    EXIT_CHECK_FAILED,
-                    f"reconciliation failed: {table} holds {rows - ids} duplicate event rows",
-                )
-            placeholders = ", ".join(["%s"] * len(result.load_ids))
-            rows = client.execute_sql(
-                f"select count(*) from {qualified} where _dlt_load_id in ({placeholders})",
-                *result.load_ids,
-            )
-            actual = rows[0][0]
-            if actual != expected:
-                raise ExpectedFailure(
-                    EXIT_CHECK_FAILED,
-                    f"reconciliation failed: {table} received {actual} rows, "
-                    f"the reader counted {expected} new events",
-                )
+    """This run's new events must be exactly the rows its load inserted; then the whole
+    warehouse must reconcile (see `reconcile_warehouse`)."""
+    if result.load_ids and result.stats.loaded_by_table:
+        placeholders = ", ".join(["%s"] * len(result.load_ids))
+        with pipeline.sql_client() as client:
+            for table, expected in result.stats.loaded_by_table.items():
+                qualified = client.make_qualified_table_name(table)
+                actual = client.execute_sql(
+                    f"select count(*) from {qualified} where _dlt_load_id in ({placeholders})",
+                    *result.load_ids,
+                )[0][0]
+                if actual != expected:
+                    raise ExpectedFailure(
+                        EXIT_CHECK_FAILED,
+                        f"reconciliation failed: {table} received {actual} rows, "
+                        f"the reader counted {expected} new events",
+                    )
+    result.audit = reconcile_warehouse(pipeline)

@@ -58,6 +58,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="do not load: only rebuild staging, intermediate and marts from raw",
     )
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait up to SECONDS for another run or open connection to release the warehouse",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     args = parser.parse_args(argv)
     args.source = args.source or _config("sources.webhook_archive.bucket_url", s.DEFAULT_SOURCE)
@@ -92,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         database.parent.mkdir(parents=True, exist_ok=True)
-        with exclusive_run(database):
+        with exclusive_run(database, args.wait):
             if not args.transforms_only:
                 log.info("loading %s into %s", args.source, database)
                 result = load_archive(

@@ -48,6 +48,13 @@ def format_summary(
             )
         for table, columns in sorted(result.new_columns.items()):
             lines.append(f"  new columns {table}: {', '.join(columns)}")
+        if result.audit is not None and result.audit.file_reads:
+            a = result.audit
+            lines.append(
+                f"  audit       all {_n(a.file_reads)} file reads reconcile: {_n(a.records_read)} read"
+                f" = {_n(a.events_loaded)} loaded + {_n(a.duplicates)} duplicates"
+                f" + {_n(a.rejected)} rejected; raw holds {_n(a.events_stored)} events"
+            )
         if result.resumed_load_ids:
             lines.append(f"  resumed     {len(result.resumed_load_ids)} interrupted load(s)")
     if built is not None:

@@ -134,3 +134,45 @@ def test_disk_full(tmp_path: Path, archive: Path) -> None:
     finally:
         subprocess.run(["umount", "-l", str(small)], check=False)
     assert_one_line_error(proc, 6, "disk full")
+
+
+def test_summary_reconciles_the_whole_warehouse_and_fails_when_it_does_not(
+    archive: Path, database: Path
+) -> None:
+    event = callback_event("e1")
+    write_files(archive, {"a.jsonl": jsonl(event, event, callback_event("e2", "cr-2")) + b"{\n"})
+    proc = run_job("--source", str(archive), "--database", str(database))
+    assert (
+        "audit       all 1 file reads reconcile: 4 read = 2 loaded + 1 duplicates + 1 rejected;"
+        " raw holds 2 events" in proc.stdout
+    )
+    import duckdb
+
+    with duckdb.connect(str(database)) as con:  # damage the warehouse behind the loader's back
+        con.execute(
+            "insert into raw.callback_request_events select * from raw.callback_request_events limit 1"
+        )
+    write_files(archive, {"b.jsonl": jsonl(callback_event("e3", "cr-3"))})
+    broken = run_job("--source", str(archive), "--database", str(database))
+    assert_one_line_error(broken, 7, "reconciliation failed", "1 duplicate event rows")
+
+
+def test_wait_lets_a_reader_finish_first(archive: Path, database: Path) -> None:
+    write_files(archive, {"a.jsonl": jsonl(callback_event("e1"))})
+    assert run_job("--source", str(archive), "--database", str(database)).returncode == 0
+    write_files(archive, {"b.jsonl": jsonl(callback_event("e2", "cr-2"))})
+    reader = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(database)!r}, read_only=True);"
+            " print('ready', flush=True); time.sleep(3); c.close()",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert reader.stdout.readline().strip() == "ready"
+    proc = run_job("--source", str(archive), "--database", str(database), "--wait", "30")
+    reader.wait(timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert query(database, "select count(*) from raw.callback_request_events") == [(2,)]
