@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -120,4 +121,14 @@ def test_second_run_and_full_refresh_give_identical_marts(
     refreshed = run_job("--source", str(archive), "--database", str(database), "--full-refresh")
     assert refreshed.returncode == 0, refreshed.stderr
     assert f"events      {manifest['distinct_events']:,} loaded" in refreshed.stdout
+    assert query(database, snapshot_sql) == before
+    # the whole archive re-delivered under new names: every event is a duplicate
+    for path in sorted(p for p in archive.rglob("*") if p.is_file()):
+        copy = archive / "redelivered" / f"again-{path.name}"
+        copy.parent.mkdir(exist_ok=True)
+        shutil.copyfile(path, copy)
+    replayed = run_job("--source", str(archive), "--database", str(database))
+    assert replayed.returncode == 0, replayed.stderr
+    valid = manifest["distinct_events"] + manifest["duplicate_deliveries"]
+    assert f"events      0 loaded, {valid:,} duplicates" in replayed.stdout
     assert query(database, snapshot_sql) == before
