@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum requirements.lock | cut -d' ' -f1)
 
-.PHONY: venv run test lint format sample lock clean
+.PHONY: venv run test lint format sample report bench lock clean
 
 venv: $(STAMP)
 
@@ -27,6 +27,12 @@ format: venv
 
 test: lint
 	$(PY) -m pytest -n 2 -q
+
+report: run
+	mkdir -p data/reports
+	cd notebooks && WAREHOUSE_DATABASE=$(CURDIR)/data/warehouse.duckdb ../$(PY) -m jupyter nbconvert \
+		--to html --execute --no-input callback_requests_report.ipynb --output-dir ../data/reports
+	@echo "report: data/reports/callback_requests_report.html"
 
 sample: venv
 	$(PY) -m pipelines.generate --events 3000 --out data/archive --seed 42 --corrupt --start 2026-09-01 --days 61 --gzip-share 1.0 --overwrite
