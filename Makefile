@@ -34,6 +34,10 @@ report: run
 		--to html --execute --no-input callback_requests_report.ipynb --output-dir ../data/reports
 	@echo "report: data/reports/callback_requests_report.html"
 
+BENCH_EVENTS ?= 20000
+bench: venv
+	$(PY) -m bench.benchmark --events $(BENCH_EVENTS) --output data/bench/results-$(BENCH_EVENTS).md
+
 sample: venv
 	$(PY) -m pipelines.generate --events 3000 --out data/archive --seed 42 --corrupt --start 2026-09-01 --days 61 --gzip-share 1.0 --overwrite
 

@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise ExpectedFailure(EXIT_SOURCE, f"database {database} does not exist yet")
             timer = time.perf_counter()
             log.info("building staging, intermediate and marts")
-            built = build_models(database, load_transform_settings())
+            built = build_models(database, load_transform_settings(), force=args.transforms_only)
             steps["transforms"] = time.perf_counter() - timer
     except ExpectedFailure as failure:
         print(f"error: {failure.message}", file=sys.stderr)

@@ -60,7 +60,9 @@ def format_summary(
     if built is not None:
         marts = {t: n for t, n in built.row_counts.items() if t.startswith("marts.")}
         lines.append(
-            f"  models      {len(built.row_counts)} built, {built.checks_passed} data checks passed"
+            "  models      up to date: nothing new since the last build"
+            if built.up_to_date
+            else f"  models      {len(built.row_counts)} built, {built.checks_passed} data checks passed"
         )
         lines += [f"    {table:<45} {_n(rows):>10} rows" for table, rows in sorted(marts.items())]
         if built.uses_dev_key:

@@ -25,6 +25,7 @@ from pipelines.errors import EXIT_CHECK_FAILED, ExpectedFailure
 from pipelines.transform_settings import TransformSettings
 
 LAYERS = ("staging", "intermediate", "marts")
+BUILD_STATE = "_build_state"  # marts._build_state: what the current marts were built from
 TRANSFORMS_DIR = Path(__file__).resolve().parents[1] / "transforms"
 TRANSLATION_COLUMNS = {
     "language": "varchar",
@@ -57,6 +58,7 @@ class BuildResult:
     row_counts: dict[str, int]
     checks_passed: int
     uses_dev_key: bool = False
+    up_to_date: bool = False  # nothing changed since the last build: nothing was rebuilt
 
 
 def discover_models(transforms_dir: Path = TRANSFORMS_DIR) -> list[Model]:
@@ -164,14 +166,64 @@ def _register_functions(connection: duckdb.DuckDBPyConnection, settings: Transfo
     )
 
 
+def _build_key(
+    connection: duckdb.DuckDBPyConnection, settings: TransformSettings, transforms_dir: Path
+) -> str:
+    """What a build depends on: the last completed load, the SQL, the checks, the settings."""
+    digest = hashlib.sha256(repr(settings).encode())
+    for path in sorted(transforms_dir.rglob("*")):
+        if path.is_file() and path.suffix in (".sql", ".toml"):
+            digest.update(path.relative_to(transforms_dir).as_posix().encode() + path.read_bytes())
+    has_loads = connection.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [s.RAW_DATASET, "_dlt_loads"],
+    ).fetchall()[0][0]
+    if has_loads:
+        last = connection.execute(
+            f"select max(load_id), count(*) from {s.RAW_DATASET}._dlt_loads where status = 0"
+        ).fetchall()[0]
+        digest.update(repr(last).encode())
+    return digest.hexdigest()
+
+
+def _previous_build_key(connection: duckdb.DuckDBPyConnection) -> str | None:
+    row = connection.execute(
+        "select count(*) from information_schema.tables "
+        f"where table_schema = 'marts' and table_name = '{BUILD_STATE}'"
+    ).fetchall()[0]
+    if not row[0]:
+        return None
+    return connection.execute(f"select max(build_key) from marts.{BUILD_STATE}").fetchall()[0][0]
+
+
+def _existing_counts(connection: duckdb.DuckDBPyConnection, models: list[Model]) -> dict[str, int]:
+    return {
+        m.table: connection.execute(f"select count(*) from {m.table}").fetchall()[0][0]
+        for m in models
+    }
+
+
 def build_models(
-    database: Path, settings: TransformSettings, transforms_dir: Path = TRANSFORMS_DIR
+    database: Path,
+    settings: TransformSettings,
+    transforms_dir: Path = TRANSFORMS_DIR,
+    *,
+    force: bool = False,
 ) -> BuildResult:
-    """Build every model and run every check in one transaction; commit only if all pass."""
+    """Build every model and run every check in one transaction; commit only if all pass.
+
+    When nothing was loaded and nothing in transforms/ or the settings changed since the last
+    build, the marts are current and nothing is rebuilt (unless `force`).
+    """
     models = order_models(discover_models(transforms_dir))
     checks = load_checks(transforms_dir)
     connection = duckdb.connect(str(database))
     try:
+        build_key = _build_key(connection, settings, transforms_dir)
+        if not force and _previous_build_key(connection) == build_key:
+            return BuildResult(
+                _existing_counts(connection, models), 0, settings.uses_dev_key, up_to_date=True
+            )
         _register_functions(connection, settings)
         connection.execute("begin transaction")
         _create_source_views(connection, transforms_dir)
@@ -187,7 +239,7 @@ def build_models(
                 ) from exc
             counts[model.table] = connection.execute(
                 f"select count(*) from {model.table}"
-            ).fetchone()[0]
+            ).fetchall()[0][0]
         failures = failed_checks(connection, checks)
         if failures:
             raise ExpectedFailure(
@@ -195,6 +247,11 @@ def build_models(
                 f"data check failed, previous marts kept: {failures[0]}"
                 + (f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""),
             )
+        connection.execute(
+            f"create or replace table marts.{BUILD_STATE} as"
+            " select ? as build_key, current_timestamp as built_at",
+            [build_key],
+        )
         connection.execute("commit")
         return BuildResult(counts, len(checks), settings.uses_dev_key)
     except BaseException:

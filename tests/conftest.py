@@ -116,6 +116,29 @@ def table_counts(database: Path, schema: str = "raw") -> dict[str, int]:
         return {n: con.execute(f'select count(*) from {schema}."{n}"').fetchone()[0] for n in names}
 
 
+def generate(out: Path, events: int, seed: int, *extra: str) -> dict:
+    """Generate an archive with the project's generator; return its manifest of truths."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.generate",
+            "--events",
+            str(events),
+            "--out",
+            str(out),
+            "--seed",
+            str(seed),
+            *extra,
+        ],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return json.loads(out.with_name(out.name + ".manifest.json").read_text())
+
+
 @pytest.fixture
 def archive(tmp_path: Path) -> Path:
     """An empty archive folder."""

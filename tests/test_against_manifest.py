@@ -2,36 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, query, run_job
-
-
-def generate(out: Path, events: int, seed: int, *extra: str) -> dict:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pipelines.generate",
-            "--events",
-            str(events),
-            "--out",
-            str(out),
-            "--seed",
-            str(seed),
-            *extra,
-        ],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    return json.loads(out.with_name(out.name + ".manifest.json").read_text())
+from conftest import generate, query, run_job
 
 
 @pytest.fixture(scope="module")

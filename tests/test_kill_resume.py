@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import REPO, run_job
+from conftest import REPO, generate, run_job
 
 MARTS = (
     "fct_callback_requests",
@@ -58,26 +58,7 @@ def fingerprint(database: Path) -> dict[str, object]:
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("kill") / "archive"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pipelines.generate",
-            "--events",
-            "2500",
-            "--out",
-            str(out),
-            "--seed",
-            "11",
-            "--corrupt",
-            "--gzip-share",
-            "0.2",
-        ],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    generate(out, 2500, 11, "--corrupt", "--gzip-share", "0.2")
     return out
 
 

@@ -337,3 +337,20 @@ def test_cli_builds_marts_and_transforms_only(archive: Path, database: Path) -> 
     assert again.returncode == 0, again.stderr
     assert "files" not in again.stdout
     assert "development pseudonymization key" in again.stdout
+
+
+def test_unchanged_warehouse_is_not_rebuilt(archive: Path, database: Path) -> None:
+    write_files(archive, {"a.jsonl": jsonl(callback_event("e1"))})
+    load_archive(str(archive), database)
+    first = build_models(database, SETTINGS)
+    again = build_models(database, SETTINGS)
+    assert not first.up_to_date and again.up_to_date
+    assert again.row_counts == first.row_counts
+    other_languages = TransformSettings(language_preference=("fr",), pseudonymization_key=KEY)
+    assert not build_models(database, other_languages).up_to_date  # settings changed
+    write_files(archive, {"b.jsonl": jsonl(callback_event("e2", "cr-2"))})
+    load_archive(str(archive), database)
+    rebuilt = build_models(database, other_languages)  # new data
+    assert not rebuilt.up_to_date
+    assert rebuilt.row_counts["marts.fct_callback_requests"] == 2
+    assert build_models(database, other_languages, force=True).checks_passed > 0
