@@ -31,7 +31,8 @@ test: lint
 report: run
 	mkdir -p data/reports
 	cd notebooks && WAREHOUSE_DATABASE=$(CURDIR)/data/warehouse.duckdb ../$(PY) -m jupyter nbconvert \
-		--to html --execute --no-input callback_requests_report.ipynb --output-dir ../data/reports
+		--to html --execute --no-input --template-file report.html.j2 \
+		callback_requests_report.ipynb --output-dir ../data/reports
 	@echo "report: data/reports/callback_requests_report.html"
 
 BENCH_EVENTS ?= 20000

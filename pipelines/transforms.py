@@ -225,6 +225,7 @@ def build_models(
                 _existing_counts(connection, models), 0, settings.uses_dev_key, up_to_date=True
             )
         _register_functions(connection, settings)
+        connection.execute("set TimeZone = 'UTC'")  # days and weeks in the marts are UTC
         connection.execute("begin transaction")
         _create_source_views(connection, transforms_dir)
         for layer in LAYERS:
