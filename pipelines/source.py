@@ -44,7 +44,7 @@ TABLE_HINTS = {
     ),
     s.REJECTED_EVENTS: dlt.mark.make_hints(
         table_name=s.REJECTED_EVENTS,
-        write_disposition={"disposition": "merge", "strategy": "insert-only"},
+        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
         primary_key="rejection_id",
         columns={"event_id": {"data_type": "text", "nullable": True}},
     ),
