@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -98,7 +99,9 @@ def load_archive(
         pipeline.sync_destination()
     if pipeline.has_pending_data:  # a previous run stopped after extract: finish it first
         log.warning("finishing a load left pending by an interrupted run")
+        log.info("normalizing the pending load")
         pipeline.normalize()
+        log.info("loading the pending load into %s", database)
         result.resumed_load_ids.extend(_load_ids(pipeline.load()))
     columns_before = {} if full_refresh else _table_columns(pipeline)
     result.step_seconds["prepare"] = time.perf_counter() - timer
@@ -116,7 +119,21 @@ def load_archive(
         if table in columns_before and columns - columns_before[table]
     }
     _reconcile(pipeline, result)
+    prune_loaded_packages(pipeline)
     return result
+
+
+def prune_loaded_packages(pipeline: Pipeline, keep: int = s.LOADED_PACKAGES_KEPT) -> None:
+    """Delete all but the newest `keep` loaded packages from dlt's working folder.
+
+    Own code: dlt keeps every loaded package's folder (schema and state, ~100 KB+ each) forever.
+    """
+    loaded = Path(pipeline.working_dir) / "load" / "loaded"
+    if not loaded.is_dir():
+        return
+    packages = sorted((p for p in loaded.iterdir() if p.is_dir()), key=lambda p: float(p.name))
+    for package in packages[:-keep] if keep else packages:
+        shutil.rmtree(package, ignore_errors=True)
 
 
 @contextmanager
@@ -169,6 +186,9 @@ def _extract_normalize_load(
     )
 
     timer = time.perf_counter()
+    if not _extracted_anything(pipeline):  # no data, no state change: a no-op run
+        pipeline.normalize()  # only drops the empty package
+        return
     log.info("normalizing")
     pipeline.normalize()
     result.step_seconds["normalize"] = time.perf_counter() - timer
@@ -176,6 +196,14 @@ def _extract_normalize_load(
     log.info("loading into %s", database)
     result.load_ids.extend(_load_ids(pipeline.load()))
     result.step_seconds["load"] = time.perf_counter() - timer
+
+
+def _extracted_anything(pipeline: Pipeline) -> bool:
+    """Whether extract left any job (rows or a state change) to normalize and load."""
+    return any(
+        pipeline.get_load_package_info(load_id).jobs.get("new_jobs")
+        for load_id in pipeline.list_extracted_load_packages()
+    )
 
 
 def _load_ids(info: LoadInfo | None) -> list[str]:

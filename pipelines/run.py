@@ -131,5 +131,14 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_OK
 
 
+def _exit_now(code: int) -> None:
+    """Flush and leave without tearing down dlt's ~1,000 imported modules (~0.4 s, a third of
+    a no-op run). Safe here: main() has closed every DuckDB connection and file it opened."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    _exit_now(main())

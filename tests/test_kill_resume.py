@@ -13,7 +13,16 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import REPO, generate, run_job
+from conftest import (
+    REPO,
+    callback_event,
+    generate,
+    jsonl,
+    query,
+    run_job,
+    table_counts,
+    write_files,
+)
 
 MARTS = (
     "fct_callback_requests",
@@ -112,7 +121,8 @@ def start_and_kill(archive: Path, database: Path, stage: str, after: float) -> s
         [("loading into", 0.2)],
         [("loading into", 1.5)],
         [("building staging", 0.3)],  # building the marts
-        [("normalizing", 0.5), ("loading into", 0.5)],  # killed twice in a row
+        # killed twice in a row: in normalize, then while loading what the first run left
+        [("normalizing", 0.5), ("loading the pending load", 0.5)],
     ],
 )
 def test_killed_run_then_normal_run_equals_clean_run(
@@ -132,3 +142,28 @@ def test_killed_run_then_normal_run_equals_clean_run(
     again = run_job("--source", str(archive), "--database", str(database))
     assert again.returncode == 0 and "events      0 loaded" in again.stdout
     assert fingerprint(database) == reference
+
+
+def test_rows_a_resumed_load_inserted_twice_are_removed(tmp_path: Path) -> None:
+    """dlt can copy a staging file twice when a kill lands between DuckDB's commit and dlt's
+    bookkeeping; the merge then keeps both copies of each root row. The next run removes the
+    extra copies (same `_dlt_id`) instead of failing reconciliation forever."""
+    archive, database = tmp_path / "archive", tmp_path / "w.duckdb"
+    write_files(
+        archive, {"a.jsonl": jsonl(*(callback_event(f"e{i}", f"cr-{i}") for i in range(6)))}
+    )
+    assert run_job("--source", str(archive), "--database", str(database)).returncode == 0
+    clean = table_counts(database)
+    marts_before = query(database, "select * from marts.fct_callback_requests order by all")
+    with duckdb.connect(str(database)) as con:  # what the replayed copy job leaves behind
+        con.execute(
+            "insert into raw.callback_request_events select * from raw.callback_request_events"
+            " where callback_request_id in ('cr-1', 'cr-4')"
+        )
+    proc = run_job("--source", str(archive), "--database", str(database))
+    assert proc.returncode == 0, proc.stderr
+    assert "removed 2 rows a resumed load had inserted twice into raw.callback_request_events" in (
+        proc.stderr
+    )
+    assert table_counts(database) == clean
+    assert query(database, "select * from marts.fct_callback_requests order by all") == marts_before

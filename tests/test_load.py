@@ -16,7 +16,8 @@ from conftest import (
     write_files,
 )
 
-from pipelines.load import load_archive
+from pipelines import settings as s
+from pipelines.load import load_archive, make_pipeline, pipelines_dir_for, prune_loaded_packages
 
 BOM = b"\xef\xbb\xbf"
 
@@ -310,3 +311,29 @@ def test_audit_reconciles_per_file(archive: Path, database: Path) -> None:
         " + (select count(*) from raw.appointment_events)",
     )[0][0]
     assert loaded == stored == 3
+
+
+def test_working_folder_and_merge_scratch_do_not_grow(archive: Path, database: Path) -> None:
+    """dlt's scratch copies are emptied: merge staging tables after each load, loaded packages'
+    data files at once, and all but the newest loaded packages' folders."""
+    for i in range(3):
+        write_files(archive, {f"{i}.jsonl": jsonl(callback_event(f"e{i}", f"cr-{i}"))})
+        load_archive(str(archive), database)
+    loaded = pipelines_dir_for(database) / s.PIPELINE_NAME / "load" / "loaded"
+    packages = sorted(loaded.iterdir())
+    assert len(packages) == 3
+    assert [p for p in loaded.rglob("*") if p.suffix in (".parquet", ".jsonl", ".sql")] == []
+    assert query(database, "select count(*) from raw.callback_request_events") == [(3,)]
+    scratch = query(
+        database,
+        "select table_name from information_schema.tables"
+        " where table_schema = '_dlt_raw_staging' and table_name not like '\\_dlt%' escape '\\'",
+    )
+    assert len(scratch) > 5  # the event table and its child tables
+    assert table_counts(database, "_dlt_raw_staging") == {name: 0 for (name,) in scratch}
+    assert "raw_staging" not in {
+        r[0] for r in query(database, "select schema_name from duckdb_schemas()")
+    }
+
+    prune_loaded_packages(make_pipeline(database), keep=1)
+    assert sorted(loaded.iterdir()) == packages[-1:]
