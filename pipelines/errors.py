@@ -6,6 +6,8 @@ import errno
 from collections.abc import Iterator
 
 import duckdb
+from dlt.common.configuration.exceptions import ConfigFieldMissingException, LookupTraces
+from dlt.extract.exceptions import ResourceExtractionError
 
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1
@@ -15,6 +17,13 @@ EXIT_LOCKED = 4
 EXIT_PERMISSION = 5
 EXIT_DISK_FULL = 6
 EXIT_CHECK_FAILED = 7
+
+# name of the resource of dlt's filesystem source that lists the archive (pipelines/source.py)
+LISTING_RESOURCE = "filesystem"
+CREDENTIALS_HINT = (
+    "set [sources.filesystem.credentials] in .dlt/secrets.toml "
+    "or SOURCES__FILESYSTEM__CREDENTIALS__* environment variables"
+)
 
 
 class ExpectedFailure(Exception):
@@ -47,9 +56,14 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 
 def classify(exc: BaseException, database: str) -> ExpectedFailure | None:
     """Map a raised exception to an expected failure, or None when it is a bug."""
-    for current in _chain(exc):
+    chain = list(_chain(exc))
+    for current in chain:
         if isinstance(current, ExpectedFailure):
             return current
+    source_failure = _source_failure(chain)
+    if source_failure is not None:
+        return source_failure
+    for current in chain:
         text = str(current)
         if (
             isinstance(current, OSError)
@@ -69,3 +83,52 @@ def classify(exc: BaseException, database: str) -> ExpectedFailure | None:
                 "(close other connections to it, or wait for the other run)",
             )
     return None
+
+
+def _source_failure(chain: list[BaseException]) -> ExpectedFailure | None:
+    """A bucket that could not be listed: missing, wrong or missing credentials, unreachable."""
+    for current in chain:
+        if isinstance(current, ConfigFieldMissingException):
+            missing = ", ".join(_missing_fields(current.traces))
+            return ExpectedFailure(
+                EXIT_SOURCE,
+                f"missing source credentials or settings ({missing}): {CREDENTIALS_HINT}",
+            )
+    listing = next(
+        (
+            current
+            for current in chain
+            if isinstance(current, ResourceExtractionError)
+            and current.pipe_name == LISTING_RESOURCE
+        ),
+        None,
+    )
+    reason = next((current for current in chain if isinstance(current, OSError)), None)
+    if listing is None or reason is None:
+        return None
+    detail = " ".join(listing.msg.split())  # one line, whatever the storage client said
+    if isinstance(reason, PermissionError):
+        return ExpectedFailure(
+            EXIT_PERMISSION,
+            f"no permission to list the source: {detail} (check its credentials: "
+            f"{CREDENTIALS_HINT})",
+        )
+    if isinstance(reason, FileNotFoundError):
+        return ExpectedFailure(EXIT_SOURCE, f"source not found: {detail}")
+    return ExpectedFailure(EXIT_SOURCE, f"cannot list the source: {detail}")
+
+
+def _missing_fields(traces: dict[str, list]) -> list[str]:
+    """Dotted names of the missing fields of a dlt configuration, e.g. credentials.aws_...
+
+    When nested configurations (credentials) are missing fields, only those are named: dlt
+    also lists plain fields (`local_dir`) that do not matter for a bucket.
+    """
+    nested = [
+        f"{name}.{leaf}"
+        for name, field_traces in traces.items()
+        for trace in field_traces[:1]
+        if isinstance(trace, LookupTraces)
+        for leaf in _missing_fields(trace.traces)
+    ]
+    return nested or list(traces)

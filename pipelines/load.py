@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ from dlt.pipeline.pipeline import Pipeline
 
 from pipelines import settings as s
 from pipelines.errors import EXIT_CHECK_FAILED, EXIT_SOURCE, ExpectedFailure
+from pipelines.housekeeping import prune_loaded_packages, prune_state_history
 from pipelines.known_events import WarehouseEventIndex
 from pipelines.progress import Progress
 from pipelines.reconcile import AuditReport, reconcile_warehouse
@@ -119,21 +119,10 @@ def load_archive(
         if table in columns_before and columns - columns_before[table]
     }
     _reconcile(pipeline, result)
-    prune_loaded_packages(pipeline)
+    prune_loaded_packages(pipeline, keep=s.LOADS_KEPT)
+    if result.load_ids or result.resumed_load_ids:
+        prune_state_history(pipeline, keep=s.LOADS_KEPT)
     return result
-
-
-def prune_loaded_packages(pipeline: Pipeline, keep: int = s.LOADED_PACKAGES_KEPT) -> None:
-    """Delete all but the newest `keep` loaded packages from dlt's working folder.
-
-    Own code: dlt keeps every loaded package's folder (schema and state, ~100 KB+ each) forever.
-    """
-    loaded = Path(pipeline.working_dir) / "load" / "loaded"
-    if not loaded.is_dir():
-        return
-    packages = sorted((p for p in loaded.iterdir() if p.is_dir()), key=lambda p: float(p.name))
-    for package in packages[:-keep] if keep else packages:
-        shutil.rmtree(package, ignore_errors=True)
 
 
 @contextmanager
@@ -184,6 +173,8 @@ def _extract_normalize_load(
         result.stats.files_skipped,
         result.stats.records_read,
     )
+    if result.stats.files_listed == 0:  # a mistyped path or bucket prefix lists nothing
+        log.warning("the source %s holds no files: check the path or prefix", bucket_url)
 
     timer = time.perf_counter()
     if not _extracted_anything(pipeline):  # no data, no state change: a no-op run

@@ -8,8 +8,8 @@ RAW_DATASET = "raw"
 
 DEFAULT_SOURCE = "data/archive"
 DEFAULT_DATABASE = "data/warehouse.duckdb"
-# loaded packages (metadata only) kept in <database>.dlt-pipelines for inspection
-LOADED_PACKAGES_KEPT = 10
+# loads whose package folder (in <database>.dlt-pipelines) and stored dlt state are kept
+LOADS_KEPT = 10
 
 # raw tables written by the loader
 CALLBACK_REQUEST_EVENTS = "callback_request_events"

@@ -10,21 +10,32 @@ file read records what became of its records.
 from __future__ import annotations
 
 import hashlib
+import io
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
 import dlt
 import orjson
 from dlt.common.schema.typing import TSimpleRegex
 from dlt.sources import DltResource
 from dlt.sources.filesystem import FileItemDict, filesystem
+from fsspec.spec import AbstractBufferedFile
 
 from pipelines import settings as s
 from pipelines.archive_files import RawRecord, file_format, iter_records, open_decompressed
+from pipelines.errors import EXIT_PERMISSION, EXIT_SOURCE, ExpectedFailure
 from pipelines.records import to_raw_row, validate
 from pipelines.run_stats import RunStats
+
+# the whole listing is one page (fsspec lists a bucket or folder completely before the first
+# page anyway), so that files are read in path order: which delivery of a re-delivered event
+# is kept must not depend on the order a filesystem happens to list its folders in
+_FILES_PER_PAGE = sys.maxsize
+# read-ahead buffer of bucket files (see `_open`)
+_BUCKET_READ_BUFFER = 1024 * 1024
 
 # given event ids, return those the warehouse already holds
 KnownEventsLookup = Callable[[list[str]], set[str]]
@@ -76,7 +87,7 @@ def webhook_archive(
     dlt.current.source_schema().update_preferred_types(
         {TSimpleRegex(s.TIMESTAMP_COLUMNS_REGEX): "timestamp"}
     )
-    files = filesystem(bucket_url=bucket_url, file_glob=file_glob)
+    files = filesystem(bucket_url=bucket_url, file_glob=file_glob, files_per_page=_FILES_PER_PAGE)
     reader = dlt.transformer(name="archive_records", max_table_nesting=s.MAX_TABLE_NESTING)(
         _archive_records
     )
@@ -99,8 +110,9 @@ def _archive_records(
 ) -> Iterator[Any]:
     """Yield raw rows, rejections and one audit row for every new or changed file.
 
-    Called once per page of listed files; `seen_ids` (event ids met earlier in this run)
-    spans all pages.
+    Files are read in path order (buckets list in key order, local folders in any order).
+    Called once per page of listed files, in practice once (see `_FILES_PER_PAGE`);
+    `seen_ids` (event ids met earlier in this run) spans all pages.
     """
     state = dlt.current.resource_state()
     seen_files: dict[str, str] = state.setdefault("files", {})
@@ -112,7 +124,7 @@ def _archive_records(
         tables_hinted.add(table)
         return dlt.mark.with_hints(row, TABLE_HINTS[table], create_table_variant=True)
 
-    for item in file_items:
+    for item in sorted(file_items, key=lambda listed: listed["relative_path"]):
         stats.files_listed += 1
         path = item["relative_path"]
         fmt = file_format(path)
@@ -160,7 +172,7 @@ def _read_file(
                 yield table, row
         pending.clear()
 
-    with item.open(mode="rb", compression="disable") as raw_stream:
+    with _open(item) as raw_stream:
         stream = open_decompressed(raw_stream, fmt, item.get("size_in_bytes"))
         for record in iter_records(stream, fmt, max_record_bytes):
             counts["read"] += 1
@@ -201,6 +213,57 @@ def _read_file(
             "rejectedByReason": orjson.dumps(dict(sorted(rejected.items()))).decode(),
         },
     )
+
+
+def _open(item: FileItemDict) -> IO[bytes]:
+    """Open an archived file for reading; failing to open it fails the run.
+
+    Bucket files (s3, gs, az) are wrapped: fsspec's buffered files take no limit in
+    `readline()` (which bounds memory per line), and their I/O errors (network, expired or
+    revoked credentials, an object deleted meanwhile) must fail the run, not reject the file
+    as unreadable, so that the next run reads it again.
+    """
+    url = item["file_url"]
+    try:
+        opened = item.open(mode="rb", compression="disable")
+    except OSError as exc:
+        raise _read_failure(url, exc) from exc
+    if isinstance(opened, AbstractBufferedFile):
+        return io.BufferedReader(_BucketFile(opened, url), buffer_size=_BUCKET_READ_BUFFER)
+    return opened
+
+
+def _read_failure(url: str, exc: OSError) -> ExpectedFailure:
+    detail = " ".join(str(exc).split())
+    if isinstance(exc, PermissionError):
+        return ExpectedFailure(EXIT_PERMISSION, f"no permission to read {url}: {detail}")
+    return ExpectedFailure(EXIT_SOURCE, f"cannot read {url}: {detail}")
+
+
+class _BucketFile(io.RawIOBase):
+    """A bucket file as a raw stream whose I/O errors fail the run (see `_open`)."""
+
+    def __init__(self, file: AbstractBufferedFile, url: str) -> None:
+        super().__init__()
+        self._file = file
+        self._url = url
+
+    def readable(self) -> bool:
+        """Always readable: opened for reading."""
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        """Fill `buffer` from the bucket file; an I/O error becomes an expected failure."""
+        try:
+            return self._file.readinto(buffer)
+        except OSError as exc:
+            raise _read_failure(self._url, exc) from exc
+
+    def close(self) -> None:
+        """Close the bucket file too."""
+        if not self.closed:
+            self._file.close()
+        super().close()
 
 
 def _problem(record: RawRecord) -> tuple[str, str] | None:

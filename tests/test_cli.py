@@ -178,3 +178,10 @@ def test_wait_lets_a_reader_finish_first(archive: Path, database: Path) -> None:
     reader.wait(timeout=30)
     assert proc.returncode == 0, proc.stderr
     assert query(database, "select count(*) from raw.callback_request_events") == [(2,)]
+
+
+def test_an_empty_source_warns(archive: Path, database: Path) -> None:
+    proc = run_job("--source", str(archive), "--database", str(database))
+    assert proc.returncode == 0, proc.stderr
+    assert "holds no files: check the path or prefix" in proc.stderr
+    assert "files       0 read, 0 unchanged, 0 skipped" in proc.stdout

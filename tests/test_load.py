@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -17,7 +18,8 @@ from conftest import (
 )
 
 from pipelines import settings as s
-from pipelines.load import load_archive, make_pipeline, pipelines_dir_for, prune_loaded_packages
+from pipelines.housekeeping import prune_loaded_packages, prune_state_history
+from pipelines.load import load_archive, make_pipeline, pipelines_dir_for
 
 BOM = b"\xef\xbb\xbf"
 
@@ -313,9 +315,9 @@ def test_audit_reconciles_per_file(archive: Path, database: Path) -> None:
     assert loaded == stored == 3
 
 
-def test_working_folder_and_merge_scratch_do_not_grow(archive: Path, database: Path) -> None:
+def test_working_folder_merge_scratch_and_state_do_not_grow(archive: Path, database: Path) -> None:
     """dlt's scratch copies are emptied: merge staging tables after each load, loaded packages'
-    data files at once, and all but the newest loaded packages' folders."""
+    data files at once; old loaded packages' folders and stored states are pruned."""
     for i in range(3):
         write_files(archive, {f"{i}.jsonl": jsonl(callback_event(f"e{i}", f"cr-{i}"))})
         load_archive(str(archive), database)
@@ -331,9 +333,16 @@ def test_working_folder_and_merge_scratch_do_not_grow(archive: Path, database: P
     )
     assert len(scratch) > 5  # the event table and its child tables
     assert table_counts(database, "_dlt_raw_staging") == {name: 0 for (name,) in scratch}
-    assert "raw_staging" not in {
-        r[0] for r in query(database, "select schema_name from duckdb_schemas()")
-    }
+    schemas = {r[0] for r in query(database, "select schema_name from duckdb_schemas()")}
+    assert "raw_staging" not in schemas
 
-    prune_loaded_packages(make_pipeline(database), keep=1)
+    pipeline = make_pipeline(database)
+    assert prune_loaded_packages(pipeline, keep=1) == 2
     assert sorted(loaded.iterdir()) == packages[-1:]
+    assert query(database, "select count(*) from raw._dlt_pipeline_state") == [(3,)]
+    assert prune_state_history(pipeline, keep=1) == 2
+    # the state kept is the newest: a fresh working folder restores it and reads nothing again
+    shutil.rmtree(pipelines_dir_for(database))
+    again = load_archive(str(archive), database)
+    assert again.stats.files_unchanged == 3 and again.stats.files_read == 0
+    assert query(database, "select count(*) from raw.callback_request_events") == [(3,)]

@@ -1,0 +1,42 @@
+"""Keep dlt's bookkeeping from growing with every scheduled run.
+
+Own code, because dlt keeps both forever: the folder of every loaded package in its working
+folder, and in `raw._dlt_pipeline_state` a full copy of the pipeline state for every load (here
+the state lists every archive file read, ~30 bytes each). dlt only ever reads the newest ones.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from dlt.pipeline.pipeline import Pipeline
+
+STATE_TABLE = "_dlt_pipeline_state"
+
+
+def prune_loaded_packages(pipeline: Pipeline, keep: int) -> int:
+    """Delete all but the newest `keep` loaded packages' folders; return how many went."""
+    loaded = Path(pipeline.working_dir) / "load" / "loaded"
+    if not loaded.is_dir():
+        return 0
+    packages = sorted((p for p in loaded.iterdir() if p.is_dir()), key=lambda p: float(p.name))
+    old = packages[:-keep] if keep else packages
+    for package in old:
+        shutil.rmtree(package, ignore_errors=True)
+    return len(old)
+
+
+def prune_state_history(pipeline: Pipeline, keep: int) -> int:
+    """Delete this pipeline's stored states older than its newest `keep` versions."""
+    with pipeline.sql_client() as client:
+        table = client.make_qualified_table_name(STATE_TABLE)
+        rows = client.execute_sql(
+            f"delete from {table} where pipeline_name = %s and version <="
+            f" (select max(version) from {table} where pipeline_name = %s) - %s"
+            " returning version",
+            pipeline.pipeline_name,
+            pipeline.pipeline_name,
+            max(keep, 1),
+        )
+    return len(rows or [])
