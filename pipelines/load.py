@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dlt
 from dlt.common.pipeline import LoadInfo
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.pipeline.pipeline import Pipeline
 
 from pipelines import settings as s
@@ -45,11 +46,12 @@ def pipelines_dir_for(database: Path) -> Path:
     return database.with_name(database.name + ".dlt-pipelines")
 
 
-def make_pipeline(database: Path) -> Pipeline:
+def make_pipeline(database: Path, memory_limit: str = s.DEFAULT_DUCKDB_MEMORY_LIMIT) -> Pipeline:
     """The dlt pipeline that writes the `raw` dataset of `database`."""
+    credentials = DuckDbCredentials(str(database), global_config={"memory_limit": memory_limit})
     return dlt.pipeline(
         pipeline_name=s.PIPELINE_NAME,
-        destination=dlt.destinations.duckdb(str(database)),
+        destination=dlt.destinations.duckdb(credentials),
         dataset_name=s.RAW_DATASET,
         pipelines_dir=str(pipelines_dir_for(database)),
         progress=None,
@@ -87,11 +89,12 @@ def load_archive(
     full_refresh: bool = False,
     max_record_bytes: int = s.DEFAULT_MAX_RECORD_BYTES,
     progress: Progress | None = None,
+    memory_limit: str = s.DEFAULT_DUCKDB_MEMORY_LIMIT,
 ) -> LoadResult:
     """Load new or changed files of `source` into `database`; return what happened."""
     bucket_url = check_source(source)
     database.parent.mkdir(parents=True, exist_ok=True)
-    pipeline = make_pipeline(database)
+    pipeline = make_pipeline(database, memory_limit)
     result = LoadResult(stats=RunStats())
     timer = time.perf_counter()
 

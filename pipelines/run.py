@@ -69,6 +69,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.source = args.source or _config("sources.webhook_archive.bucket_url", s.DEFAULT_SOURCE)
     args.database = args.database or _config("warehouse.database", s.DEFAULT_DATABASE)
+    args.memory_limit = _config("warehouse.duckdb_memory_limit", s.DEFAULT_DUCKDB_MEMORY_LIMIT)
     args.max_record_bytes = args.max_record_bytes or int(
         _config("warehouse.max_record_bytes", str(s.DEFAULT_MAX_RECORD_BYTES))
     )
@@ -108,13 +109,19 @@ def main(argv: list[str] | None = None) -> int:
                     full_refresh=args.full_refresh,
                     max_record_bytes=args.max_record_bytes,
                     progress=Progress(),
+                    memory_limit=args.memory_limit,
                 )
                 steps.update(result.step_seconds)
             elif not database.exists():
                 raise ExpectedFailure(EXIT_SOURCE, f"database {database} does not exist yet")
             timer = time.perf_counter()
             log.info("building staging, intermediate and marts")
-            built = build_models(database, load_transform_settings(), force=args.transforms_only)
+            built = build_models(
+                database,
+                load_transform_settings(),
+                force=args.transforms_only,
+                memory_limit=args.memory_limit,
+            )
             steps["transforms"] = time.perf_counter() - timer
     except ExpectedFailure as failure:
         print(f"error: {failure.message}", file=sys.stderr)

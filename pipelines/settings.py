@@ -8,6 +8,11 @@ RAW_DATASET = "raw"
 
 DEFAULT_SOURCE = "data/archive"
 DEFAULT_DATABASE = "data/warehouse.duckdb"
+# DuckDB's own default is 80% of RAM, and it keeps every page it wrote cached up to that:
+# the job's memory then grows with the warehouse. Past this limit DuckDB evicts and spills.
+# Measured at 200k events: peak RSS 1.9 GB with DuckDB's default, 1.2 GB at 512MB, 0.96 GB at
+# 256MB, for +2% wall time.
+DEFAULT_DUCKDB_MEMORY_LIMIT = "256MB"
 # loads whose package folder (in <database>.dlt-pipelines) and stored dlt state are kept
 LOADS_KEPT = 10
 

@@ -209,6 +209,7 @@ def build_models(
     transforms_dir: Path = TRANSFORMS_DIR,
     *,
     force: bool = False,
+    memory_limit: str = s.DEFAULT_DUCKDB_MEMORY_LIMIT,
 ) -> BuildResult:
     """Build every model and run every check in one transaction; commit only if all pass.
 
@@ -217,7 +218,7 @@ def build_models(
     """
     models = order_models(discover_models(transforms_dir))
     checks = load_checks(transforms_dir)
-    connection = duckdb.connect(str(database))
+    connection = duckdb.connect(str(database), config={"memory_limit": memory_limit})
     try:
         build_key = _build_key(connection, settings, transforms_dir)
         if not force and _previous_build_key(connection) == build_key:

@@ -346,3 +346,10 @@ def test_working_folder_merge_scratch_and_state_do_not_grow(archive: Path, datab
     again = load_archive(str(archive), database)
     assert again.stats.files_unchanged == 3 and again.stats.files_read == 0
     assert query(database, "select count(*) from raw.callback_request_events") == [(3,)]
+
+
+def test_duckdb_memory_is_limited(database: Path) -> None:
+    """DuckDB's default (80% of RAM, pages kept cached) would let the job grow with the warehouse."""
+    with make_pipeline(database, "300MB").sql_client() as client:
+        limit = client.execute_sql("select current_setting('memory_limit')")[0][0]
+    assert limit in ("286.1 MiB", "300.0 MB"), limit
