@@ -28,13 +28,15 @@ def prune_loaded_packages(pipeline: Pipeline, keep: int) -> int:
 
 
 def prune_state_history(pipeline: Pipeline, keep: int) -> int:
-    """Delete this pipeline's stored states older than its newest `keep` versions."""
+    """Delete this pipeline's stored states but those of its newest `keep` loads.
+
+    dlt restores the state of the newest completed load (by load id), which is always kept."""
     with pipeline.sql_client() as client:
         table = client.make_qualified_table_name(STATE_TABLE)
         rows = client.execute_sql(
-            f"delete from {table} where pipeline_name = %s and version <="
-            f" (select max(version) from {table} where pipeline_name = %s) - %s"
-            " returning version",
+            f"delete from {table} where pipeline_name = %s and _dlt_load_id not in"
+            f" (select _dlt_load_id from {table} where pipeline_name = %s"
+            " order by _dlt_load_id desc limit %s) returning version",
             pipeline.pipeline_name,
             pipeline.pipeline_name,
             max(keep, 1),
