@@ -20,11 +20,22 @@ def prune_loaded_packages(pipeline: Pipeline, keep: int) -> int:
     loaded = Path(pipeline.working_dir) / "load" / "loaded"
     if not loaded.is_dir():
         return 0
-    packages = sorted((p for p in loaded.iterdir() if p.is_dir()), key=lambda p: float(p.name))
+    packages = sorted(
+        (p for p in loaded.iterdir() if p.is_dir() and _is_load_id(p.name)),
+        key=lambda p: float(p.name),
+    )
     old = packages[:-keep] if keep else packages
     for package in old:
         shutil.rmtree(package, ignore_errors=True)
     return len(old)
+
+
+def _is_load_id(name: str) -> bool:
+    try:
+        float(name)
+    except ValueError:
+        return False
+    return True
 
 
 def prune_state_history(pipeline: Pipeline, keep: int) -> int:

@@ -16,8 +16,9 @@ class WarehouseEventIndex:
     writes to the same file from this process.
     """
 
-    def __init__(self, database: Path) -> None:
+    def __init__(self, database: Path, memory_limit: str = s.DEFAULT_DUCKDB_MEMORY_LIMIT) -> None:
         self._database = database
+        self._memory_limit = memory_limit
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._tables: list[str] | None = None
 
@@ -25,7 +26,11 @@ class WarehouseEventIndex:
         if self._tables is None:
             self._tables = []
             if self._database.exists():
-                self._connection = duckdb.connect(str(self._database), read_only=True)
+                self._connection = duckdb.connect(
+                    str(self._database),
+                    read_only=True,
+                    config={"memory_limit": self._memory_limit},
+                )
                 present = {
                     name
                     for (name,) in self._connection.execute(

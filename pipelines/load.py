@@ -15,6 +15,7 @@ import dlt
 from dlt.common.pipeline import LoadInfo
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.pipeline.pipeline import Pipeline
+from dlt.sources.filesystem import filesystem
 
 from pipelines import settings as s
 from pipelines.errors import EXIT_CHECK_FAILED, EXIT_SOURCE, ExpectedFailure
@@ -93,6 +94,10 @@ def load_archive(
 ) -> LoadResult:
     """Load new or changed files of `source` into `database`; return what happened."""
     bucket_url = check_source(source)
+    if full_refresh and not _source_has_files(bucket_url):
+        raise ExpectedFailure(
+            EXIT_SOURCE, f"source {source} holds no files: a full refresh would empty the warehouse"
+        )
     database.parent.mkdir(parents=True, exist_ok=True)
     pipeline = make_pipeline(database, memory_limit)
     result = LoadResult(stats=RunStats())
@@ -110,8 +115,9 @@ def load_archive(
     result.step_seconds["prepare"] = time.perf_counter() - timer
 
     with _relaxed_gc():
+        known = None if full_refresh else WarehouseEventIndex(database, memory_limit)
         _extract_normalize_load(
-            pipeline, result, bucket_url, database, full_refresh, max_record_bytes, progress
+            pipeline, result, bucket_url, database, known, full_refresh, max_record_bytes, progress
         )
 
     columns_after = _table_columns(pipeline)
@@ -144,12 +150,12 @@ def _extract_normalize_load(
     result: LoadResult,
     bucket_url: str,
     database: Path,
+    known: WarehouseEventIndex | None,
     full_refresh: bool,
     max_record_bytes: int,
     progress: Progress | None,
 ) -> None:
     """dlt's three steps, timed; new files are read with the warehouse's known event ids."""
-    known = None if full_refresh else WarehouseEventIndex(database)
     timer = time.perf_counter()
     try:
         pipeline.extract(
@@ -180,7 +186,7 @@ def _extract_normalize_load(
         log.warning("the source %s holds no files: check the path or prefix", bucket_url)
 
     timer = time.perf_counter()
-    if not _extracted_anything(pipeline):  # no data, no state change: a no-op run
+    if not full_refresh and not _extracted_anything(pipeline):  # no data, no state change
         pipeline.normalize()  # only drops the empty package
         return
     log.info("normalizing")
@@ -190,6 +196,11 @@ def _extract_normalize_load(
     log.info("loading into %s", database)
     result.load_ids.extend(_load_ids(pipeline.load()))
     result.step_seconds["load"] = time.perf_counter() - timer
+
+
+def _source_has_files(bucket_url: str) -> bool:
+    """Whether listing the source yields at least one file (of any kind)."""
+    return next(iter(filesystem(bucket_url=bucket_url, file_glob="**/*")), None) is not None
 
 
 def _extracted_anything(pipeline: Pipeline) -> bool:

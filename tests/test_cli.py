@@ -185,3 +185,14 @@ def test_an_empty_source_warns(archive: Path, database: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "holds no files: check the path or prefix" in proc.stderr
     assert "files       0 read, 0 unchanged, 0 skipped" in proc.stdout
+
+
+def test_full_refresh_of_an_empty_source_is_refused(archive: Path, database: Path) -> None:
+    write_files(archive, {"a.jsonl": jsonl(callback_event("e1"))})
+    assert run_job("--source", str(archive), "--database", str(database)).returncode == 0
+    (archive / "a.jsonl").unlink()
+    proc = run_job("--source", str(archive), "--database", str(database), "--full-refresh")
+    assert_one_line_error(proc, 3, "holds no files", "full refresh would empty the warehouse")
+    assert query(database, "select count(*) from raw.callback_request_events") == [(1,)]
+    again = run_job("--source", str(archive), "--database", str(database))
+    assert again.returncode == 0 and "finishing a load" not in again.stderr
