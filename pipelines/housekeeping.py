@@ -17,25 +17,11 @@ STATE_TABLE = "_dlt_pipeline_state"
 
 def prune_loaded_packages(pipeline: Pipeline, keep: int) -> int:
     """Delete all but the newest `keep` loaded packages' folders; return how many went."""
-    loaded = Path(pipeline.working_dir) / "load" / "loaded"
-    if not loaded.is_dir():
-        return 0
-    packages = sorted(
-        (p for p in loaded.iterdir() if p.is_dir() and _is_load_id(p.name)),
-        key=lambda p: float(p.name),
-    )
-    old = packages[:-keep] if keep else packages
-    for package in old:
-        shutil.rmtree(package, ignore_errors=True)
+    load_ids = pipeline.list_completed_load_packages()  # oldest first
+    old = load_ids[:-keep] if keep else load_ids
+    for load_id in old:
+        shutil.rmtree(Path(pipeline.working_dir) / "load" / "loaded" / load_id, ignore_errors=True)
     return len(old)
-
-
-def _is_load_id(name: str) -> bool:
-    try:
-        float(name)
-    except ValueError:
-        return False
-    return True
 
 
 def prune_state_history(pipeline: Pipeline, keep: int) -> int:

@@ -28,9 +28,8 @@ def _tables_of_chain(client, root: str) -> list[str]:  # noqa: ANN001 - dlt's sq
 
 
 def remove_replayed_rows(client, root: str) -> dict[str, int]:  # noqa: ANN001 - dlt's sql client
-    """Keep one row per `_dlt_id` in `root` and its child tables, in one transaction.
-
-    Returns the number of rows removed per table (only tables that had any)."""
+    """Keep one row per `_dlt_id` in `root` and its child tables, in one transaction; log and
+    return the number of rows removed per table (only tables that had any)."""
     removed: dict[str, int] = {}
     with client.begin_transaction():
         for table in _tables_of_chain(client, root):

@@ -82,6 +82,20 @@ def write_files(root: Path, files: dict[str, bytes | str]) -> Path:
     return root
 
 
+def job_command(archive: Path, database: Path, *args: str) -> list[str]:
+    """The command line of `python -m pipelines.run` for `archive` into `database`."""
+    return [
+        sys.executable,
+        "-m",
+        "pipelines.run",
+        "--source",
+        str(archive),
+        "--database",
+        str(database),
+        *args,
+    ]
+
+
 def run_job(*args: str, cwd: Path = REPO, env: dict | None = None, timeout: int = 300):
     """Run `python -m pipelines.run` as a real process."""
     full_env = {**os.environ, **(env or {})}

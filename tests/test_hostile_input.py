@@ -10,7 +10,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from conftest import REPO, callback_event, jsonl, query, write_files
+from conftest import REPO, callback_event, job_command, jsonl, query, write_files
 
 MEASURE = """
 import resource, subprocess, sys
@@ -67,18 +67,7 @@ def test_hostile_archive(tmp_path: Path) -> None:
     assert (archive / "bomb.jsonl.gz").stat().st_size < 3 * 1024 * 1024
 
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            MEASURE,
-            sys.executable,
-            "-m",
-            "pipelines.run",
-            "--source",
-            str(archive),
-            "--database",
-            str(database),
-        ],
+        [sys.executable, "-c", MEASURE, *job_command(archive, database)],
         cwd=REPO,
         capture_output=True,
         text=True,

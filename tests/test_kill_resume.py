@@ -7,7 +7,6 @@ import hashlib
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from conftest import (
     REPO,
     callback_event,
     generate,
+    job_command,
     jsonl,
     query,
     run_job,
@@ -83,15 +83,7 @@ def start_and_kill(archive: Path, database: Path, stage: str, after: float) -> s
     """Start a run; SIGKILL it and its workers `after` seconds into `stage` (a log line)."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "RUNTIME__DLTHUB_TELEMETRY": "false"}
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pipelines.run",
-            "--source",
-            str(archive),
-            "--database",
-            str(database),
-        ],
+        job_command(archive, database),
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,

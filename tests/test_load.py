@@ -348,7 +348,7 @@ def test_working_folder_merge_scratch_and_state_do_not_grow(archive: Path, datab
     assert query(database, "select count(*) from raw.callback_request_events") == [(3,)]
 
 
-def test_duckdb_memory_is_limited(database: Path) -> None:
+def test_the_loaders_duckdb_connections_are_memory_limited(database: Path) -> None:
     """DuckDB's default (80% of RAM, pages kept cached) would let the job grow with the warehouse."""
     with make_pipeline(database, "300MB").sql_client() as client:
         limit = client.execute_sql("select current_setting('memory_limit')")[0][0]
