@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum requirements.lock | cut -d' ' -f1)
 
-.PHONY: venv run test lint format sample report bench lock clean
+.PHONY: venv run test test-slow test-all lint format sample report bench lock clean
 
 venv: $(STAMP)
 
@@ -25,8 +25,15 @@ format: venv
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
+# `make test` stays within ~5 minutes on 2 cores; tests marked `slow` (real servers, kills,
+# large archives) run with `make test-slow`, and CI (.ci/run) runs both
 test: lint
-	$(PY) -m pytest -n 2 -q
+	$(PY) -m pytest -n 2 -q -m "not slow"
+
+test-slow: venv
+	$(PY) -m pytest -n 2 -q -m slow
+
+test-all: test test-slow
 
 report: run
 	mkdir -p data/reports

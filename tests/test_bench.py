@@ -8,7 +8,10 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 from conftest import REPO
+
+pytestmark = pytest.mark.slow  # generates an archive and runs the job four ways
 
 
 def _count(database: Path, sql: str) -> int:

@@ -30,6 +30,8 @@ from pipelines import source
 from pipelines.errors import EXIT_SOURCE, ExpectedFailure
 from pipelines.run_stats import RunStats
 
+pytestmark = pytest.mark.slow  # a real server process per module
+
 BUCKET = "webhook-archive"
 PREFIX = "deliveries/v1"
 CREDENTIALS = "SOURCES__FILESYSTEM__CREDENTIALS__"
