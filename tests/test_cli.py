@@ -159,6 +159,57 @@ def test_summary_reconciles_the_whole_warehouse_and_fails_when_it_does_not(
     assert_one_line_error(broken, 7, "reconciliation failed", "1 duplicate event rows")
 
 
+def test_an_event_deleted_from_raw_fails_the_reconciliation_of_every_later_run(
+    archive: Path, database: Path
+) -> None:
+    """The events counted as loaded over all runs must be the events stored: a raw row lost
+    behind the loader's back (here deleted with its child rows) fails the next run, whether
+    it loads anything or not, and every run after it."""
+    write_files(archive, {"a.jsonl": jsonl(callback_event("e1"), callback_event("e2", "cr-2"))})
+    first = run_job("--source", str(archive), "--database", str(database))
+    assert first.returncode == 0, first.stderr
+    assert "2 read = 2 loaded + 0 duplicates + 0 rejected; raw holds 2 events" in first.stdout
+    import duckdb
+
+    with duckdb.connect(str(database)) as con:
+        children = [
+            name
+            for (name,) in con.execute(
+                "select table_name from information_schema.columns where table_schema = 'raw'"
+                " and table_name like 'callback\\_request\\_events\\_\\_%' escape '\\'"
+                " and column_name = '_dlt_root_id'"
+            ).fetchall()
+        ]
+        assert children  # the example event has nested arrays: the deletion is a whole event
+        lost = "(select _dlt_id from raw.callback_request_events where event_id = 'e2')"
+        for child in children:
+            con.execute(f'delete from raw."{child}" where _dlt_root_id in {lost}')
+        con.execute("delete from raw.callback_request_events where event_id = 'e2'")
+
+    # nothing new to load: the run still reconciles the whole warehouse
+    idle = run_job("--source", str(archive), "--database", str(database))
+    assert "files       0 read, 1 unchanged" not in idle.stdout  # no summary: the run failed
+    assert_one_line_error(
+        idle, 7, "reconciliation failed", "raw holds 1 events but the audit counts 2 loaded"
+    )
+    # a run that loads a new file is caught too, after its own rows reconciled
+    write_files(archive, {"b.jsonl": jsonl(callback_event("e3", "cr-3"))})
+    loading = run_job("--source", str(archive), "--database", str(database))
+    assert_one_line_error(
+        loading, 7, "reconciliation failed", "raw holds 2 events but the audit counts 3 loaded"
+    )
+    assert query(database, "select event_id from raw.callback_request_events order by 1") == [
+        ("e1",),
+        ("e3",),
+    ]
+    assert query(
+        database, "select callback_request_id from marts.fct_callback_requests order by 1"
+    ) == [
+        ("cr-1",),
+        ("cr-2",),
+    ]  # the marts were not rebuilt from a warehouse that does not reconcile
+
+
 def test_wait_lets_a_reader_finish_first(archive: Path, database: Path) -> None:
     write_files(archive, {"a.jsonl": jsonl(callback_event("e1"))})
     assert run_job("--source", str(archive), "--database", str(database)).returncode == 0
