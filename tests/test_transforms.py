@@ -214,6 +214,101 @@ def test_status_changes(warehouse: Path) -> None:
     ]
 
 
+def build(archive: Path, database: Path, files: dict[str, bytes]) -> Path:
+    write_files(archive, files)
+    load_archive(str(archive), database)
+    build_models(database, SETTINGS)
+    return database
+
+
+def repeating_statuses() -> list[dict]:
+    """OPEN, OPEN again, ASSIGNED, ASSIGNED again, CLOSED: three changes, two repeats."""
+    return [
+        request(
+            "r1", "cr-1", "OPEN", "2024-08-01T09:00:00.000Z", event_type="Callback-request.create"
+        ),
+        request("r2", "cr-1", "OPEN", "2024-08-01T09:30:00.000Z"),
+        request("r3", "cr-1", "ASSIGNED", "2024-08-01T10:00:00.000Z"),
+        request("r4", "cr-1", "ASSIGNED", "2024-08-01T11:00:00.000Z"),
+        request("r5", "cr-1", "CLOSED", "2024-08-01T12:30:00.000Z"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "delivery",
+    [
+        pytest.param(lambda e: {"a.jsonl": jsonl(*e)}, id="in-order"),
+        pytest.param(lambda e: {"a.jsonl": jsonl(*reversed(e))}, id="reversed"),
+        pytest.param(  # later events in earlier files, a repeat delivered twice
+            lambda e: {
+                "1.jsonl": jsonl(e[4], e[1]),
+                "2.json": json.dumps([e[3], e[0]]).encode(),
+                "3.jsonl": jsonl(e[2], e[1]),
+            },
+            id="shuffled-with-redelivery",
+        ),
+    ],
+)
+def test_status_changes_skip_events_that_repeat_the_previous_status(
+    archive: Path, database: Path, delivery
+) -> None:
+    build(archive, database, delivery(repeating_statuses()))
+    got = query(
+        database,
+        "select callback_request_id, change_index, from_status, to_status, changed_at,"
+        " time_in_previous_status_seconds, event_id, is_initial_status"
+        " from marts.fct_callback_request_status_changes order by 1, 2",
+    )
+    assert got == [
+        ("cr-1", 1, None, "OPEN", ts("2024-08-01 09:00:00"), None, "r1", True),
+        ("cr-1", 2, "OPEN", "ASSIGNED", ts("2024-08-01 10:00:00"), 3600, "r3", False),
+        ("cr-1", 3, "ASSIGNED", "CLOSED", ts("2024-08-01 12:30:00"), 9000, "r5", False),
+    ]
+    assert query(database, "select events_count, status from marts.fct_callback_requests") == [
+        (5, "CLOSED")
+    ]
+
+
+def test_closed_at_is_the_first_closing_and_is_closed_the_current_state(
+    archive: Path, database: Path
+) -> None:
+    """Closing statuses match whatever their case (the default list is upper case)."""
+    created = "Callback-request.create"
+    closed_twice = [  # closed, reopened, closed again (lower case): closed since the first
+        request("a1", "cr-a", "OPEN", "2024-08-01T09:00:00.000Z", event_type=created),
+        request("a2", "cr-a", "CLOSED", "2024-08-01T11:00:00.000Z"),
+        request("a3", "cr-a", "OPEN", "2024-08-01T12:00:00.000Z"),
+        request("a4", "cr-a", "completed", "2024-08-01T15:00:00.000Z"),
+    ]
+    reopened = [  # closed (lower case), then reopened: open now, closed_at kept
+        request("b1", "cr-b", "OPEN", "2024-08-01T09:00:00.000Z", event_type=created),
+        request("b2", "cr-b", "closed", "2024-08-01T10:00:00.000Z"),
+        request("b3", "cr-b", "OPEN", "2024-08-01T13:00:00.000Z"),
+    ]
+    never = [  # a status that merely contains a closing word does not close
+        request("c1", "cr-c", "OPEN", "2024-08-01T09:00:00.000Z", event_type=created),
+        request("c2", "cr-c", "NOT_CLOSED", "2024-08-01T09:30:00.000Z"),
+    ]
+    # delivered newest first, so that neither file order nor load order can stand in for time
+    events = sorted(
+        closed_twice + reopened + never,
+        key=lambda e: e["data"]["callbackRequest"]["updatedAt"],
+        reverse=True,
+    )
+    build(archive, database, {"a.jsonl": jsonl(*events)})
+    got = query(
+        database,
+        "select callback_request_id, status, is_closed, closed_at, time_to_close_seconds,"
+        " time_to_close_hours, created_at from marts.fct_callback_requests order by 1",
+    )
+    created_at = ts("2024-08-01 09:00:00")
+    assert got == [
+        ("cr-a", "completed", True, ts("2024-08-01 11:00:00"), 7200, 2.0, created_at),
+        ("cr-b", "OPEN", False, ts("2024-08-01 10:00:00"), 3600, 1.0, created_at),
+        ("cr-c", "NOT_CLOSED", False, None, None, None, created_at),
+    ]
+
+
 def test_answers_of_current_state(warehouse: Path) -> None:
     got = query(
         warehouse,
