@@ -6,6 +6,7 @@ import copy
 import hashlib
 import hmac
 import json
+import re
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ from conftest import EXAMPLE, appointment_event, callback_event, jsonl, query, r
 from pipelines.errors import ExpectedFailure
 from pipelines.load import load_archive
 from pipelines.transform_settings import TransformSettings
-from pipelines.transforms import build_models, discover_models, order_models
+from pipelines.transforms import TRANSFORMS_DIR, build_models, discover_models, order_models
 
 KEY = "test-key"
 SETTINGS = TransformSettings(language_preference=("en", "nl", "fr"), pseudonymization_key=KEY)
@@ -399,15 +400,104 @@ def test_failed_check_keeps_previous_marts(warehouse: Path, tmp_path: Path) -> N
     assert query(warehouse, "select count(*) from marts.fct_callback_requests") == before
 
 
+LAYERS = ("staging", "intermediate", "marts")
+
+
+def references_in_files(transforms_dir: Path) -> dict[str, set[str]]:
+    """`layer.table` of every model file -> the `layer.table` names its SQL (not its
+    comments) reads, itself excluded: read from the files, independently of the runner."""
+    pattern = re.compile(r"\b(staging|intermediate|marts)\.(\w+)", re.IGNORECASE)
+    found = {}
+    for layer in LAYERS:
+        for path in sorted((transforms_dir / layer).glob("*.sql")):
+            sql = re.sub(r"--[^\n]*", "", path.read_text())
+            refs = {f"{a.lower()}.{b.lower()}" for a, b in pattern.findall(sql)}
+            found[f"{layer}.{path.stem}"] = refs - {f"{layer}.{path.stem}"}
+    return found
+
+
 def test_models_run_in_dependency_order_and_never_read_upward() -> None:
+    files = references_in_files(TRANSFORMS_DIR)
     order = [m.table for m in order_models(discover_models())]
-    assert order.index("staging.stg_translations") < order.index("staging.stg_display_names")
-    assert order.index("marts.fct_callback_requests") < order.index(
-        "marts.agg_callback_requests_daily"
+    assert sorted(order) == sorted(files)
+    for model, refs in files.items():
+        for ref in refs:
+            assert ref in files, (model, ref)
+            assert LAYERS.index(ref.split(".")[0]) <= LAYERS.index(model.split(".")[0]), (
+                f"{model} reads {ref}, a higher layer"
+            )
+            assert order.index(ref) < order.index(model), (model, ref)
+    # not vacuous: models read lower layers and their own layer
+    assert (
+        "staging.stg_callback_request_events"
+        in files["intermediate.int_callback_request_events_ordered"]
     )
-    for model in discover_models():
-        for ref in model.depends_on:
-            assert ref.split(".")[0] in {"staging", "intermediate", "marts"}
+    assert "staging.stg_translations" in files["staging.stg_display_names"]
+    assert "marts.fct_callback_requests" in files["marts.agg_callback_requests_daily"]
+
+
+def transforms_copy(tmp_path: Path, extra: dict[str, str]) -> Path:
+    """A copy of transforms/ with `extra` model files (`layer/name.sql` -> SQL) added."""
+    copy_dir = tmp_path / "transforms"
+    shutil.copytree(TRANSFORMS_DIR, copy_dir)
+    for name, sql in extra.items():
+        (copy_dir / name).write_text(sql)
+    return copy_dir
+
+
+@pytest.mark.parametrize(
+    ("name", "sql", "higher"),
+    [
+        (
+            "staging/stg_upward.sql",
+            "select * from marts.fct_callback_requests",
+            "marts.fct_callback_requests",
+        ),
+        (
+            "staging/stg_upward.sql",
+            "select 1 as x from src_callback_request_events\n"
+            "union all select 1 from intermediate.int_callback_requests_current",
+            "intermediate.int_callback_requests_current",
+        ),
+        ("intermediate/int_upward.sql", "select * from MARTS.Dim_Offices", "marts.dim_offices"),
+    ],
+    ids=["staging-reads-a-mart", "staging-reads-intermediate", "intermediate-reads-a-mart"],
+)
+def test_a_model_that_reads_a_higher_layer_is_refused(
+    tmp_path: Path, name: str, sql: str, higher: str
+) -> None:
+    broken = transforms_copy(tmp_path, {name: sql})
+    model = name.replace("/", ".").removesuffix(".sql")
+    with pytest.raises(ExpectedFailure) as failure:
+        discover_models(broken)
+    assert failure.value.exit_code == 7
+    assert failure.value.message == f"model {model} reads {higher}, a higher layer"
+
+
+def test_a_higher_layer_named_in_a_comment_is_not_a_read(tmp_path: Path) -> None:
+    fine = transforms_copy(
+        tmp_path,
+        {"staging/stg_note.sql": "-- feeds marts.fct_callback_requests\nselect 1 as x"},
+    )
+    note = next(m for m in discover_models(fine) if m.table == "staging.stg_note")
+    assert note.depends_on == set()
+
+
+def test_models_that_read_each_other_are_refused(tmp_path: Path, database: Path) -> None:
+    cyclic = transforms_copy(
+        tmp_path,
+        {
+            "marts/mart_a.sql": "select * from marts.mart_b",
+            "marts/mart_b.sql": "select * from marts.mart_a",
+        },
+    )
+    with pytest.raises(ExpectedFailure, match="models depend on each other") as failure:
+        order_models(discover_models(cyclic))
+    assert failure.value.exit_code == 7
+    assert "marts.mart_a" in failure.value.message and "marts.mart_b" in failure.value.message
+    with pytest.raises(ExpectedFailure, match="models depend on each other"):
+        build_models(database, SETTINGS, cyclic)
+    assert not database.exists()  # refused before the warehouse is opened
 
 
 def test_only_appointments_still_builds(archive: Path, database: Path) -> None:
