@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -96,12 +97,19 @@ def job_command(archive: Path, database: Path, *args: str) -> list[str]:
     ]
 
 
-def run_job(*args: str, cwd: Path = REPO, env: dict | None = None, timeout: int = 300):
-    """Run `python -m pipelines.run` as a real process."""
+def run_job(
+    *args: str,
+    cwd: Path = REPO,
+    env: dict | None = None,
+    timeout: int = 300,
+    prefix: Sequence[str] = (),
+):
+    """Run `python -m pipelines.run` as a real process (`prefix`: a command that runs it,
+    such as `setpriv ...` to run it as another user)."""
     full_env = {**os.environ, **(env or {})}
     full_env["PYTHONPATH"] = str(REPO)
     return subprocess.run(
-        [sys.executable, "-m", "pipelines.run", *args],
+        [*prefix, sys.executable, "-m", "pipelines.run", *args],
         cwd=cwd,
         env=full_env,
         capture_output=True,

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
+import pwd
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import callback_event, jsonl, query, run_job, write_files
+from conftest import REPO, callback_event, jsonl, query, run_job, write_files
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess, code: int, *words: str) -> None:
@@ -110,14 +116,151 @@ def test_no_permission(archive: Path) -> None:
     assert_one_line_error(proc, 5, "no permission")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
-def test_unreadable_source(tmp_path: Path, archive: Path, database: Path) -> None:
-    archive.chmod(0)
+@dataclass
+class Unprivileged:
+    """How to run the job so that file permissions apply to it, and a folder it can use."""
+
+    prefix: list[str]  # command prefix that runs the job without root's powers
+    base: Path  # traversable by that user; `writable(...)` makes folders it may write
+    owner: tuple[int, int] | None  # (uid, gid) that must own what it writes; None: as is
+
+    def writable(self, name: str) -> Path:
+        path = self.base / name
+        path.mkdir()
+        if self.owner is not None:
+            os.chown(path, *self.owner)
+        return path
+
+
+def _can_run_the_job(prefix: list[str], base: Path) -> bool:
+    """Whether `prefix` runs this very interpreter with the job's imports and reaches `base`."""
+    probe = subprocess.run(
+        [
+            *prefix,
+            sys.executable,
+            "-c",
+            f"import os, sys, pipelines.run; os.listdir({str(base)!r}); print(sys.version)",
+        ],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    # the same version: an interpreter that cannot reach its own files may start anyway,
+    # on another Python's library (seen with a pyenv Python under /root and setpriv)
+    return probe.returncode == 0 and probe.stdout.strip() == sys.version
+
+
+@functools.cache
+def _without_privileges() -> tuple[tuple[str, ...], tuple[int, int] | None]:
+    """(command prefix, owner of what it writes) to run the job so that file
+    permissions apply to it. CI runs the tests as root, and root reads any file: then the
+    job runs as `nobody`, or, when `nobody` cannot run this interpreter or repository (say,
+    under /root), as root without the capabilities that bypass file permissions."""
+    if os.geteuid() != 0:
+        return (), None
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "tests run as root need setpriv (util-linux) to test file permissions"
+    probe_dir = Path(tempfile.mkdtemp(prefix="unprivileged-probe-"))
     try:
-        proc = run_job("--source", str(archive), "--database", str(database))
+        probe_dir.chmod(0o755)
+        nobody = pwd.getpwnam("nobody")
+        as_nobody = [setpriv, f"--reuid={nobody.pw_uid}", f"--regid={nobody.pw_gid}"]
+        as_nobody.append("--clear-groups")
+        if _can_run_the_job(as_nobody, probe_dir):
+            return tuple(as_nobody), (nobody.pw_uid, nobody.pw_gid)
+        no_override = [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
+        assert _can_run_the_job(no_override, probe_dir), "cannot drop root's permission bypass"
+        return tuple(no_override), None
     finally:
-        archive.chmod(0o755)
-    assert_one_line_error(proc, 3, "not readable")
+        shutil.rmtree(probe_dir)
+
+
+@pytest.fixture
+def unprivileged() -> Iterator[Unprivileged]:
+    """Runs the job so that file permissions apply (see `_without_privileges`); never
+    skipped. Its folder is made with mkdtemp, not under pytest's 0700 folders."""
+    prefix, owner = _without_privileges()
+    base = Path(tempfile.mkdtemp(prefix="unprivileged-"))
+    base.chmod(0o755)
+    try:
+        yield Unprivileged(list(prefix), base, owner)
+    finally:
+        for folder, subfolders, _ in os.walk(base):  # top down: open each before entering
+            for name in subfolders:
+                os.chmod(os.path.join(folder, name), 0o755)
+        shutil.rmtree(base)
+
+
+def run_unprivileged(user: Unprivileged, archive: Path, database: Path):
+    return run_job(
+        "--source",
+        str(archive),
+        "--database",
+        str(database),
+        prefix=user.prefix,
+        env={"HOME": str(user.base / "home")},
+    )
+
+
+@pytest.fixture
+def private(unprivileged: Unprivileged) -> tuple[Unprivileged, Path, Path]:
+    """The unprivileged runner, an archive folder it can read, and where its database goes."""
+    unprivileged.writable("home")
+    archive = unprivileged.base / "archive"
+    archive.mkdir()
+    return unprivileged, archive, unprivileged.writable("db") / "warehouse.duckdb"
+
+
+def test_unreadable_source(private: tuple[Unprivileged, Path, Path]) -> None:
+    user, archive, database = private
+    write_files(archive, {"a.jsonl": jsonl(callback_event("e1"))})
+    archive.chmod(0)
+    proc = run_unprivileged(user, archive, database)
+    assert_one_line_error(proc, 3, f"source {archive} is not readable")
+    assert not database.exists()
+
+
+def test_unreadable_file_stops_the_run_and_the_next_run_reads_it(
+    private: tuple[Unprivileged, Path, Path],
+) -> None:
+    user, archive, database = private
+    write_files(
+        archive,
+        {"a.jsonl": jsonl(callback_event("e1")), "b.jsonl": jsonl(callback_event("e2", "cr-2"))},
+    )
+    (archive / "a.jsonl").chmod(0)
+    proc = run_unprivileged(user, archive, database)
+    assert_one_line_error(proc, 5, f"no permission to read file://{archive}/a.jsonl")
+    assert not database.exists()  # nothing loaded: not even the readable b.jsonl
+    (archive / "a.jsonl").chmod(0o644)
+    again = run_unprivileged(user, archive, database)
+    assert again.returncode == 0, again.stderr
+    assert "files       2 read, 0 unchanged" in again.stdout
+    assert query(database, "select event_id from raw.callback_request_events order by 1") == [
+        ("e1",),
+        ("e2",),
+    ]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: dlt's listing skips a folder it cannot read without an error, so its "
+    "files are silently left out of the run",
+)
+def test_unreadable_folder_inside_the_source_fails_the_run(
+    private: tuple[Unprivileged, Path, Path],
+) -> None:
+    user, archive, database = private
+    write_files(
+        archive,
+        {"a.jsonl": jsonl(callback_event("e1")), "sub/b.jsonl": jsonl(callback_event("e2"))},
+    )
+    (archive / "sub").chmod(0)
+    proc = run_unprivileged(user, archive, database)
+    assert proc.returncode in (3, 5), proc.stdout
+    assert "sub" in proc.stderr
 
 
 def test_disk_full(tmp_path: Path, archive: Path) -> None:
@@ -157,6 +300,57 @@ def test_summary_reconciles_the_whole_warehouse_and_fails_when_it_does_not(
     write_files(archive, {"b.jsonl": jsonl(callback_event("e3", "cr-3"))})
     broken = run_job("--source", str(archive), "--database", str(database))
     assert_one_line_error(broken, 7, "reconciliation failed", "1 duplicate event rows")
+
+
+def test_an_event_deleted_from_raw_fails_the_reconciliation_of_every_later_run(
+    archive: Path, database: Path
+) -> None:
+    """The events counted as loaded over all runs must be the events stored: a raw row lost
+    behind the loader's back (here deleted with its child rows) fails the next run, whether
+    it loads anything or not, and every run after it."""
+    write_files(archive, {"a.jsonl": jsonl(callback_event("e1"), callback_event("e2", "cr-2"))})
+    first = run_job("--source", str(archive), "--database", str(database))
+    assert first.returncode == 0, first.stderr
+    assert "2 read = 2 loaded + 0 duplicates + 0 rejected; raw holds 2 events" in first.stdout
+    import duckdb
+
+    with duckdb.connect(str(database)) as con:
+        children = [
+            name
+            for (name,) in con.execute(
+                "select table_name from information_schema.columns where table_schema = 'raw'"
+                " and table_name like 'callback\\_request\\_events\\_\\_%' escape '\\'"
+                " and column_name = '_dlt_root_id'"
+            ).fetchall()
+        ]
+        assert children  # the example event has nested arrays: the deletion is a whole event
+        lost = "(select _dlt_id from raw.callback_request_events where event_id = 'e2')"
+        for child in children:
+            con.execute(f'delete from raw."{child}" where _dlt_root_id in {lost}')
+        con.execute("delete from raw.callback_request_events where event_id = 'e2'")
+
+    # nothing new to load: the run still reconciles the whole warehouse
+    idle = run_job("--source", str(archive), "--database", str(database))
+    assert "files       0 read, 1 unchanged" not in idle.stdout  # no summary: the run failed
+    assert_one_line_error(
+        idle, 7, "reconciliation failed", "raw holds 1 events but the audit counts 2 loaded"
+    )
+    # a run that loads a new file is caught too, after its own rows reconciled
+    write_files(archive, {"b.jsonl": jsonl(callback_event("e3", "cr-3"))})
+    loading = run_job("--source", str(archive), "--database", str(database))
+    assert_one_line_error(
+        loading, 7, "reconciliation failed", "raw holds 2 events but the audit counts 3 loaded"
+    )
+    assert query(database, "select event_id from raw.callback_request_events order by 1") == [
+        ("e1",),
+        ("e3",),
+    ]
+    assert query(
+        database, "select callback_request_id from marts.fct_callback_requests order by 1"
+    ) == [
+        ("cr-1",),
+        ("cr-2",),
+    ]  # the marts were not rebuilt from a warehouse that does not reconcile
 
 
 def test_wait_lets_a_reader_finish_first(archive: Path, database: Path) -> None:

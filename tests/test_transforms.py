@@ -6,6 +6,7 @@ import copy
 import hashlib
 import hmac
 import json
+import re
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ from conftest import EXAMPLE, appointment_event, callback_event, jsonl, query, r
 from pipelines.errors import ExpectedFailure
 from pipelines.load import load_archive
 from pipelines.transform_settings import TransformSettings
-from pipelines.transforms import build_models, discover_models, order_models
+from pipelines.transforms import TRANSFORMS_DIR, build_models, discover_models, order_models
 
 KEY = "test-key"
 SETTINGS = TransformSettings(language_preference=("en", "nl", "fr"), pseudonymization_key=KEY)
@@ -214,6 +215,101 @@ def test_status_changes(warehouse: Path) -> None:
     ]
 
 
+def build(archive: Path, database: Path, files: dict[str, bytes]) -> Path:
+    write_files(archive, files)
+    load_archive(str(archive), database)
+    build_models(database, SETTINGS)
+    return database
+
+
+def repeating_statuses() -> list[dict]:
+    """OPEN, OPEN again, ASSIGNED, ASSIGNED again, CLOSED: three changes, two repeats."""
+    return [
+        request(
+            "r1", "cr-1", "OPEN", "2024-08-01T09:00:00.000Z", event_type="Callback-request.create"
+        ),
+        request("r2", "cr-1", "OPEN", "2024-08-01T09:30:00.000Z"),
+        request("r3", "cr-1", "ASSIGNED", "2024-08-01T10:00:00.000Z"),
+        request("r4", "cr-1", "ASSIGNED", "2024-08-01T11:00:00.000Z"),
+        request("r5", "cr-1", "CLOSED", "2024-08-01T12:30:00.000Z"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "delivery",
+    [
+        pytest.param(lambda e: {"a.jsonl": jsonl(*e)}, id="in-order"),
+        pytest.param(lambda e: {"a.jsonl": jsonl(*reversed(e))}, id="reversed"),
+        pytest.param(  # later events in earlier files, a repeat delivered twice
+            lambda e: {
+                "1.jsonl": jsonl(e[4], e[1]),
+                "2.json": json.dumps([e[3], e[0]]).encode(),
+                "3.jsonl": jsonl(e[2], e[1]),
+            },
+            id="shuffled-with-redelivery",
+        ),
+    ],
+)
+def test_status_changes_skip_events_that_repeat_the_previous_status(
+    archive: Path, database: Path, delivery
+) -> None:
+    build(archive, database, delivery(repeating_statuses()))
+    got = query(
+        database,
+        "select callback_request_id, change_index, from_status, to_status, changed_at,"
+        " time_in_previous_status_seconds, event_id, is_initial_status"
+        " from marts.fct_callback_request_status_changes order by 1, 2",
+    )
+    assert got == [
+        ("cr-1", 1, None, "OPEN", ts("2024-08-01 09:00:00"), None, "r1", True),
+        ("cr-1", 2, "OPEN", "ASSIGNED", ts("2024-08-01 10:00:00"), 3600, "r3", False),
+        ("cr-1", 3, "ASSIGNED", "CLOSED", ts("2024-08-01 12:30:00"), 9000, "r5", False),
+    ]
+    assert query(database, "select events_count, status from marts.fct_callback_requests") == [
+        (5, "CLOSED")
+    ]
+
+
+def test_closed_at_is_the_first_closing_and_is_closed_the_current_state(
+    archive: Path, database: Path
+) -> None:
+    """Closing statuses match whatever their case (the default list is upper case)."""
+    created = "Callback-request.create"
+    closed_twice = [  # closed, reopened, closed again (lower case): closed since the first
+        request("a1", "cr-a", "OPEN", "2024-08-01T09:00:00.000Z", event_type=created),
+        request("a2", "cr-a", "CLOSED", "2024-08-01T11:00:00.000Z"),
+        request("a3", "cr-a", "OPEN", "2024-08-01T12:00:00.000Z"),
+        request("a4", "cr-a", "completed", "2024-08-01T15:00:00.000Z"),
+    ]
+    reopened = [  # closed (lower case), then reopened: open now, closed_at kept
+        request("b1", "cr-b", "OPEN", "2024-08-01T09:00:00.000Z", event_type=created),
+        request("b2", "cr-b", "closed", "2024-08-01T10:00:00.000Z"),
+        request("b3", "cr-b", "OPEN", "2024-08-01T13:00:00.000Z"),
+    ]
+    never = [  # a status that merely contains a closing word does not close
+        request("c1", "cr-c", "OPEN", "2024-08-01T09:00:00.000Z", event_type=created),
+        request("c2", "cr-c", "NOT_CLOSED", "2024-08-01T09:30:00.000Z"),
+    ]
+    # delivered newest first, so that neither file order nor load order can stand in for time
+    events = sorted(
+        closed_twice + reopened + never,
+        key=lambda e: e["data"]["callbackRequest"]["updatedAt"],
+        reverse=True,
+    )
+    build(archive, database, {"a.jsonl": jsonl(*events)})
+    got = query(
+        database,
+        "select callback_request_id, status, is_closed, closed_at, time_to_close_seconds,"
+        " time_to_close_hours, created_at from marts.fct_callback_requests order by 1",
+    )
+    created_at = ts("2024-08-01 09:00:00")
+    assert got == [
+        ("cr-a", "completed", True, ts("2024-08-01 11:00:00"), 7200, 2.0, created_at),
+        ("cr-b", "OPEN", False, ts("2024-08-01 10:00:00"), 3600, 1.0, created_at),
+        ("cr-c", "NOT_CLOSED", False, None, None, None, created_at),
+    ]
+
+
 def test_answers_of_current_state(warehouse: Path) -> None:
     got = query(
         warehouse,
@@ -304,15 +400,104 @@ def test_failed_check_keeps_previous_marts(warehouse: Path, tmp_path: Path) -> N
     assert query(warehouse, "select count(*) from marts.fct_callback_requests") == before
 
 
+LAYERS = ("staging", "intermediate", "marts")
+
+
+def references_in_files(transforms_dir: Path) -> dict[str, set[str]]:
+    """`layer.table` of every model file -> the `layer.table` names its SQL (not its
+    comments) reads, itself excluded: read from the files, independently of the runner."""
+    pattern = re.compile(r"\b(staging|intermediate|marts)\.(\w+)", re.IGNORECASE)
+    found = {}
+    for layer in LAYERS:
+        for path in sorted((transforms_dir / layer).glob("*.sql")):
+            sql = re.sub(r"--[^\n]*", "", path.read_text())
+            refs = {f"{a.lower()}.{b.lower()}" for a, b in pattern.findall(sql)}
+            found[f"{layer}.{path.stem}"] = refs - {f"{layer}.{path.stem}"}
+    return found
+
+
 def test_models_run_in_dependency_order_and_never_read_upward() -> None:
+    files = references_in_files(TRANSFORMS_DIR)
     order = [m.table for m in order_models(discover_models())]
-    assert order.index("staging.stg_translations") < order.index("staging.stg_display_names")
-    assert order.index("marts.fct_callback_requests") < order.index(
-        "marts.agg_callback_requests_daily"
+    assert sorted(order) == sorted(files)
+    for model, refs in files.items():
+        for ref in refs:
+            assert ref in files, (model, ref)
+            assert LAYERS.index(ref.split(".")[0]) <= LAYERS.index(model.split(".")[0]), (
+                f"{model} reads {ref}, a higher layer"
+            )
+            assert order.index(ref) < order.index(model), (model, ref)
+    # not vacuous: models read lower layers and their own layer
+    assert (
+        "staging.stg_callback_request_events"
+        in files["intermediate.int_callback_request_events_ordered"]
     )
-    for model in discover_models():
-        for ref in model.depends_on:
-            assert ref.split(".")[0] in {"staging", "intermediate", "marts"}
+    assert "staging.stg_translations" in files["staging.stg_display_names"]
+    assert "marts.fct_callback_requests" in files["marts.agg_callback_requests_daily"]
+
+
+def transforms_copy(tmp_path: Path, extra: dict[str, str]) -> Path:
+    """A copy of transforms/ with `extra` model files (`layer/name.sql` -> SQL) added."""
+    copy_dir = tmp_path / "transforms"
+    shutil.copytree(TRANSFORMS_DIR, copy_dir)
+    for name, sql in extra.items():
+        (copy_dir / name).write_text(sql)
+    return copy_dir
+
+
+@pytest.mark.parametrize(
+    ("name", "sql", "higher"),
+    [
+        (
+            "staging/stg_upward.sql",
+            "select * from marts.fct_callback_requests",
+            "marts.fct_callback_requests",
+        ),
+        (
+            "staging/stg_upward.sql",
+            "select 1 as x from src_callback_request_events\n"
+            "union all select 1 from intermediate.int_callback_requests_current",
+            "intermediate.int_callback_requests_current",
+        ),
+        ("intermediate/int_upward.sql", "select * from MARTS.Dim_Offices", "marts.dim_offices"),
+    ],
+    ids=["staging-reads-a-mart", "staging-reads-intermediate", "intermediate-reads-a-mart"],
+)
+def test_a_model_that_reads_a_higher_layer_is_refused(
+    tmp_path: Path, name: str, sql: str, higher: str
+) -> None:
+    broken = transforms_copy(tmp_path, {name: sql})
+    model = name.replace("/", ".").removesuffix(".sql")
+    with pytest.raises(ExpectedFailure) as failure:
+        discover_models(broken)
+    assert failure.value.exit_code == 7
+    assert failure.value.message == f"model {model} reads {higher}, a higher layer"
+
+
+def test_a_higher_layer_named_in_a_comment_is_not_a_read(tmp_path: Path) -> None:
+    fine = transforms_copy(
+        tmp_path,
+        {"staging/stg_note.sql": "-- feeds marts.fct_callback_requests\nselect 1 as x"},
+    )
+    note = next(m for m in discover_models(fine) if m.table == "staging.stg_note")
+    assert note.depends_on == set()
+
+
+def test_models_that_read_each_other_are_refused(tmp_path: Path, database: Path) -> None:
+    cyclic = transforms_copy(
+        tmp_path,
+        {
+            "marts/mart_a.sql": "select * from marts.mart_b",
+            "marts/mart_b.sql": "select * from marts.mart_a",
+        },
+    )
+    with pytest.raises(ExpectedFailure, match="models depend on each other") as failure:
+        order_models(discover_models(cyclic))
+    assert failure.value.exit_code == 7
+    assert "marts.mart_a" in failure.value.message and "marts.mart_b" in failure.value.message
+    with pytest.raises(ExpectedFailure, match="models depend on each other"):
+        build_models(database, SETTINGS, cyclic)
+    assert not database.exists()  # refused before the warehouse is opened
 
 
 def test_only_appointments_still_builds(archive: Path, database: Path) -> None:
