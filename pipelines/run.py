@@ -17,9 +17,24 @@ from pathlib import Path
 import dlt
 
 from pipelines import settings as s
-from pipelines.errors import EXIT_OK, EXIT_SOURCE, EXIT_UNEXPECTED, ExpectedFailure, classify
+from pipelines.errors import (
+    CREDENTIALS_HINT,
+    EXIT_OK,
+    EXIT_SOURCE,
+    EXIT_UNEXPECTED,
+    ExpectedFailure,
+    classify,
+)
 from pipelines.load import LoadResult, load_archive
 from pipelines.progress import Progress
+from pipelines.redact import (
+    RedactingFormatter,
+    has_credentials,
+    redact_text,
+    redact_url,
+    remember,
+    url_secrets,
+)
 from pipelines.run_lock import exclusive_run
 from pipelines.summary import format_summary
 from pipelines.transform_settings import load_transform_settings
@@ -77,11 +92,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    # every line, dlt's and tracebacks included, without URL credentials or known secrets
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
+
+
+def _refuse_credentials_in_url(source: str) -> None:
+    """Credentials or a query string in the source URL cannot work (s3fs and gcsfs take
+    `key:secret@bucket` for a bucket name, a query string becomes part of the listed prefix,
+    an SAS token is not read from the URL) and would reach dlt's trace: refuse them."""
+    if has_credentials(source):
+        raise ExpectedFailure(
+            EXIT_SOURCE,
+            f"source {redact_url(source)}: credentials and query strings are not read from the "
+            f"source URL, remove them and {CREDENTIALS_HINT}",
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,11 +124,14 @@ def main(argv: list[str] | None = None) -> int:
     result: LoadResult | None = None
     built: BuildResult | None = None
     started = time.perf_counter()
+    remember(*url_secrets(args.source), *url_secrets(args.database))
     try:
+        if not args.transforms_only:
+            _refuse_credentials_in_url(args.source)
         database.parent.mkdir(parents=True, exist_ok=True)
         with exclusive_run(database, args.wait):
             if not args.transforms_only:
-                log.info("loading %s into %s", args.source, database)
+                log.info("loading %s into %s", redact_url(args.source), redact_text(str(database)))
                 result = load_archive(
                     args.source,
                     database,
