@@ -27,6 +27,11 @@ _SECRET_SETTING = re.compile(
     r"|session_token|sas_token|sig|signature|account_key|client_secret|api_key|access_key)"
     r"(\s*=\s*)('[^']*'|\"[^\"]*\"|[^\s;&,'\"]+)"
 )
+# HTTP headers that carry credentials, as botocore's debug log prints them
+_SECRET_HEADER = re.compile(
+    r"(?i)(['\"]?(?:authorization|x-amz-security-token|x-goog-api-key|x-ms-access-token)['\"]?"
+    r"\s*[:=]\s*b?)('[^']*'|\"[^\"]*\"|\S+)"
+)
 # Azure URLs name the container in the user part (`az://container@account.dfs.core...`):
 # not a secret, kept; a password there is masked
 _CONTAINER_IN_USER = frozenset({"az", "abfs", "abfss", "adl", "azure"})
@@ -133,13 +138,30 @@ def redact_text(text: str) -> str:
     for secret in sorted(_remembered, key=len, reverse=True):
         text = text.replace(secret, MASK)
     text = _URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), text)
+    text = _SECRET_HEADER.sub(lambda match: f"{match.group(1)}{MASK}", text)
     return _SECRET_SETTING.sub(lambda match: f"{match.group(1)}{match.group(2)}{MASK}", text)
 
 
-class RedactingFormatter(logging.Formatter):
-    """A log formatter whose output (message, traceback) goes through `redact_text`: dlt's
-    and the storage clients' messages may echo a URL or a bucket name."""
+def install_log_redaction() -> None:
+    """Redact every log record of the process, whatever logger and handler it goes to (dlt
+    logs through its own handler): its message and traceback go through `redact_text` as the
+    record is made. dlt's and the storage clients' messages may echo a URL or a bucket name.
+    """
+    make_record = logging.getLogRecordFactory()
+    if getattr(make_record, "redacts", False):
+        return
 
-    def format(self, record: logging.LogRecord) -> str:
-        """The formatted record, redacted."""
-        return redact_text(super().format(record))
+    def redacted_record(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        try:
+            record.msg, record.args = redact_text(record.getMessage()), ()
+        except Exception:  # noqa: BLE001 - a malformed record: keep only its template
+            record.msg, record.args = redact_text(str(record.msg)), ()
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
+        if record.stack_info:
+            record.stack_info = redact_text(record.stack_info)
+        return record
+
+    redacted_record.redacts = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(redacted_record)

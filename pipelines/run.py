@@ -28,8 +28,8 @@ from pipelines.errors import (
 from pipelines.load import LoadResult, load_archive
 from pipelines.progress import Progress
 from pipelines.redact import (
-    RedactingFormatter,
     has_credentials,
+    install_log_redaction,
     redact_text,
     redact_url,
     remember,
@@ -92,10 +92,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _setup_logging(verbose: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
     # every line, dlt's and tracebacks included, without URL credentials or known secrets
-    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler])
+    install_log_redaction()
+    logging.basicConfig(
+        level=logging.INFO,  # not DEBUG: botocore's debug lines print request headers
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("pipelines").setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
 def _refuse_credentials_in_url(source: str) -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import io
 import logging
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -12,8 +12,8 @@ from pipelines import redact
 from pipelines.archive_files import RawRecord
 from pipelines.errors import EXIT_SOURCE, ExpectedFailure
 from pipelines.redact import (
-    RedactingFormatter,
     has_credentials,
+    install_log_redaction,
     redact_text,
     redact_url,
     remember,
@@ -132,17 +132,29 @@ def test_expected_failures_and_log_lines_are_redacted() -> None:
     read = _read_failure("s3://k:pw@b/a.json?sig=SIG", OSError("the-pseudonymization-key"))
     assert read.message == "cannot read s3://***@b/a.json: ***"
 
-    formatter = RedactingFormatter("%(message)s")
+
+def test_every_log_record_is_redacted(caplog: pytest.LogCaptureFixture) -> None:
+    """dlt logs through its own handler: redaction happens as any record is made."""
+    remember("the-pseudonymization-key", *url_secrets("s3://KEYID:longpassword@b/p"))
+    install_log_redaction()
+    install_log_redaction()  # once only
+    stream = io.StringIO()
+    own = logging.getLogger("dlt-like")
+    own.propagate = False
+    own.addHandler(logging.StreamHandler(stream))
     try:
-        raise ValueError("bucket k:pw@b with the-pseudonymization-key")
+        raise ValueError("bucket KEYID:longpassword@b with the-pseudonymization-key")
     except ValueError:
-        record = logging.LogRecord(
-            "x", logging.ERROR, __file__, 1, "loading %s", ("s3://k:pw@b/p?sig=SIG",), None
-        )
-        record.exc_info = sys.exc_info()
-    line = formatter.format(record)
-    assert "loading s3://***@b/p" in line
-    assert "Traceback" in line and "the-pseudonymization-key" not in line and "SIG" not in line
+        own.exception("loading %s", "s3://k:pw@b/p?sig=SIG")
+    own.warning(
+        "Sending request headers={'Authorization': b'AWS4-HMAC-SHA256 Credential=AKIA/x',"
+        " 'X-Amz-Security-Token': b'FwoGZXIvYXdzE'}"
+    )
+    line = stream.getvalue()
+    assert "loading s3://***@b/p" in line and "ValueError: bucket ***@b with ***" in line
+    secrets = ("the-pseudonymization-key", "SIG", "pw", "KEYID", "longpassword", "AKIA", "FwoG")
+    for secret in secrets:
+        assert secret not in line
 
 
 def test_summary_and_stored_file_urls_are_redacted() -> None:
