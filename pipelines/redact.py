@@ -132,12 +132,19 @@ def forget_all() -> None:
     _remembered.clear()
 
 
+def _redact_url_in_text(match: re.Match[str]) -> str:
+    """A URL inside a sentence: punctuation after it (`... a.json: timeout`) is kept."""
+    url = match.group(0)
+    kept = len(url) - len(url.rstrip(".,;:)]}"))
+    return redact_url(url[: len(url) - kept]) + url[len(url) - kept :]
+
+
 def redact_text(text: str) -> str:
     """`text` with every URL redacted, `password=...` style settings masked and every
     remembered secret replaced."""
     for secret in sorted(_remembered, key=len, reverse=True):
         text = text.replace(secret, MASK)
-    text = _URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), text)
+    text = _URL_IN_TEXT.sub(_redact_url_in_text, text)
     text = _SECRET_HEADER.sub(lambda match: f"{match.group(1)}{MASK}", text)
     return _SECRET_SETTING.sub(lambda match: f"{match.group(1)}{match.group(2)}{MASK}", text)
 

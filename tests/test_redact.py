@@ -5,11 +5,12 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
+from conftest import callback_event, jsonl
 
-from pipelines import redact
-from pipelines.archive_files import RawRecord
+from pipelines import redact, source
 from pipelines.errors import EXIT_SOURCE, ExpectedFailure
 from pipelines.redact import (
     has_credentials,
@@ -19,7 +20,8 @@ from pipelines.redact import (
     remember,
     url_secrets,
 )
-from pipelines.source import _read_failure, _rejection_row
+from pipelines.run_stats import RunStats
+from pipelines.source import _read_failure
 from pipelines.summary import format_summary
 
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"  # AWS secret keys hold `/` and `+`
@@ -97,7 +99,7 @@ def test_redact_url(url: str, expected: str, credentials: bool) -> None:
     [
         (
             "cannot read s3://k:secret@bucket/a.json?sig=x: timeout",
-            "cannot read s3://***@bucket/a.json timeout",
+            "cannot read s3://***@bucket/a.json: timeout",
         ),
         (
             "ducklake:postgres:dbname=wh host=db user=etl password=hunter22 port=5432",
@@ -133,7 +135,7 @@ def test_expected_failures_and_log_lines_are_redacted() -> None:
     assert read.message == "cannot read s3://***@b/a.json: ***"
 
 
-def test_every_log_record_is_redacted(caplog: pytest.LogCaptureFixture) -> None:
+def test_every_log_record_is_redacted() -> None:
     """dlt logs through its own handler: redaction happens as any record is made."""
     remember("the-pseudonymization-key", *url_secrets("s3://KEYID:longpassword@b/p"))
     install_log_redaction()
@@ -157,14 +159,24 @@ def test_every_log_record_is_redacted(caplog: pytest.LogCaptureFixture) -> None:
         assert secret not in line
 
 
-def test_summary_and_stored_file_urls_are_redacted() -> None:
+def test_summary_is_redacted() -> None:
     summary = format_summary(
         "s3://k:pw@bucket/p?sig=SIG", "ducklake:postgres:password=hunter22", None, None, {}
     )
     assert "  source      s3://***@bucket/p\n" in summary
     assert "password=***" in summary and "hunter22" not in summary and "SIG" not in summary
 
-    item = {"file_url": "https://host/a.jsonl?sv=2024&sig=SIG"}
-    record = RawRecord(1, "line", b"{", reason="invalid_json")
-    row = _rejection_row(item, "a.jsonl", record, "invalid_json", "broken")  # type: ignore[arg-type]
-    assert row["fileUrl"] == "https://host/a.jsonl"
+
+def test_stored_file_urls_are_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`fileUrl` of `raw.file_audit` and `raw.rejected_events`, as the reader makes them."""
+    body = jsonl(callback_event("e1")) + b"{broken\n"
+    monkeypatch.setattr(source, "_open", lambda item: io.BytesIO(body))
+    item = {
+        "file_url": "https://KEYID:pw@host/a.jsonl?sv=2024&sig=SIG",
+        "size_in_bytes": len(body),
+        "modification_date": datetime(2026, 1, 1, tzinfo=UTC),
+    }
+    rows = list(source._read_file(item, "a.jsonl", "jsonl", 1 << 20, RunStats(), set(), None))
+    urls = {table: row["fileUrl"] for table, row in rows if "fileUrl" in row}
+    redacted = "https://***@host/a.jsonl"
+    assert urls == {"rejected_events": redacted, "file_audit": redacted}
