@@ -4,7 +4,7 @@ cheap test for key guesses in the warehouse.
 `marts._build_state` is readable by every analyst. It used to hold an unsalted sha256 over
 the settings' repr, key included: one sha256 per guess tested a key offline (the development
 key first). Now the key enters the build state only as a salted scrypt verifier: a random
-salt per warehouse, stored beside it, and scrypt (n=2**14, r=8: ~16 MiB and tens of
+salt per build, stored beside it, and scrypt (n=2**14, r=8: ~16 MiB and tens of
 milliseconds per guess) instead of one hash. A guess still can be checked against it, as it
 can against any `customer_key` whose customer id is known, but not cheaply, and a strong
 random key not at all; the development key is recognised, which the run announces anyway.

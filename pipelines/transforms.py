@@ -270,7 +270,7 @@ def build_models(
                 f"data check failed, previous marts kept: {failures[0]}"
                 + (f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""),
             )
-        salt = previous.key_salt or new_salt()
+        salt = new_salt()  # a new one per build: the verifier tells nothing across builds
         connection.execute(
             f"create or replace table marts.{BUILD_STATE} as select ? as build_key,"
             " ? as key_salt, ? as key_verifier, current_timestamp as built_at",
