@@ -9,6 +9,8 @@ import duckdb
 from dlt.common.configuration.exceptions import ConfigFieldMissingException, LookupTraces
 from dlt.extract.exceptions import ResourceExtractionError
 
+from pipelines.redact import redact_text
+
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1
 EXIT_USAGE = 2
@@ -27,9 +29,14 @@ CREDENTIALS_HINT = (
 
 
 class ExpectedFailure(Exception):
-    """A failure the operator can fix; reported as one line, without a traceback."""
+    """A failure the operator can fix; reported as one line, without a traceback.
+
+    The message is redacted (URL credentials, query strings, remembered secrets) when made:
+    it may echo a source URL or a storage client's error, and it reaches cron logs and dlt's
+    trace of the failed step."""
 
     def __init__(self, exit_code: int, message: str) -> None:
+        message = redact_text(message)
         super().__init__(message)
         self.exit_code = exit_code
         self.message = message

@@ -23,6 +23,7 @@ from pipelines.housekeeping import prune_loaded_packages, prune_state_history
 from pipelines.known_events import WarehouseEventIndex
 from pipelines.progress import Progress
 from pipelines.reconcile import AuditReport, reconcile_warehouse
+from pipelines.redact import redact_url
 from pipelines.run_stats import RunStats
 from pipelines.source import webhook_archive
 
@@ -183,7 +184,9 @@ def _extract_normalize_load(
         result.stats.records_read,
     )
     if result.stats.files_listed == 0:  # a mistyped path or bucket prefix lists nothing
-        log.warning("the source %s holds no files: check the path or prefix", bucket_url)
+        log.warning(
+            "the source %s holds no files: check the path or prefix", redact_url(bucket_url)
+        )
 
     timer = time.perf_counter()
     if not full_refresh and not _extracted_anything(pipeline):  # no data, no state change

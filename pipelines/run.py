@@ -17,9 +17,24 @@ from pathlib import Path
 import dlt
 
 from pipelines import settings as s
-from pipelines.errors import EXIT_OK, EXIT_SOURCE, EXIT_UNEXPECTED, ExpectedFailure, classify
+from pipelines.errors import (
+    CREDENTIALS_HINT,
+    EXIT_OK,
+    EXIT_SOURCE,
+    EXIT_UNEXPECTED,
+    ExpectedFailure,
+    classify,
+)
 from pipelines.load import LoadResult, load_archive
 from pipelines.progress import Progress
+from pipelines.redact import (
+    has_credentials,
+    install_log_redaction,
+    redact_text,
+    redact_url,
+    remember,
+    url_secrets,
+)
 from pipelines.run_lock import exclusive_run
 from pipelines.summary import format_summary
 from pipelines.transform_settings import load_transform_settings
@@ -77,11 +92,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _setup_logging(verbose: bool) -> None:
+    # every line, dlt's and tracebacks included, without URL credentials or known secrets
+    install_log_redaction()
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
+        level=logging.INFO,  # not DEBUG: botocore's debug lines print request headers
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("pipelines").setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+def _refuse_credentials_in_url(source: str) -> None:
+    """Credentials or a query string in the source URL cannot work (s3fs and gcsfs take
+    `key:secret@bucket` for a bucket name, a query string becomes part of the listed prefix,
+    an SAS token is not read from the URL) and would reach dlt's trace: refuse them."""
+    if has_credentials(source):
+        raise ExpectedFailure(
+            EXIT_SOURCE,
+            f"source {redact_url(source)}: credentials and query strings are not read from the "
+            f"source URL, remove them and {CREDENTIALS_HINT}",
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,11 +128,14 @@ def main(argv: list[str] | None = None) -> int:
     result: LoadResult | None = None
     built: BuildResult | None = None
     started = time.perf_counter()
+    remember(*url_secrets(args.source), *url_secrets(args.database))
     try:
+        if not args.transforms_only:
+            _refuse_credentials_in_url(args.source)
         database.parent.mkdir(parents=True, exist_ok=True)
         with exclusive_run(database, args.wait):
             if not args.transforms_only:
-                log.info("loading %s into %s", args.source, database)
+                log.info("loading %s into %s", redact_url(args.source), redact_text(str(database)))
                 result = load_archive(
                     args.source,
                     database,

@@ -28,6 +28,7 @@ from pipelines import settings as s
 from pipelines.archive_files import RawRecord, file_format, iter_records, open_decompressed
 from pipelines.errors import EXIT_PERMISSION, EXIT_SOURCE, ExpectedFailure
 from pipelines.records import to_raw_row, validate
+from pipelines.redact import redact_url
 from pipelines.run_stats import RunStats
 
 # the whole listing is one page (fsspec lists a bucket or folder completely before the first
@@ -201,7 +202,7 @@ def _read_file(
         s.FILE_AUDIT,
         {
             "file": path,
-            "fileUrl": item["file_url"],
+            "fileUrl": redact_url(item["file_url"]),
             "format": fmt,
             "sizeBytes": item.get("size_in_bytes"),
             "modifiedAt": item["modification_date"],
@@ -235,6 +236,7 @@ def _open(item: FileItemDict) -> IO[bytes]:
 
 def _read_failure(url: str, exc: OSError) -> ExpectedFailure:
     detail = " ".join(str(exc).split())
+    url = redact_url(url)  # ExpectedFailure redacts the detail
     if isinstance(exc, PermissionError):
         return ExpectedFailure(EXIT_PERMISSION, f"no permission to read {url}: {detail}")
     return ExpectedFailure(EXIT_SOURCE, f"cannot read {url}: {detail}")
@@ -311,7 +313,7 @@ def _rejection_row(
     return {
         "rejectionId": digest,
         "sourceFile": path,
-        "fileUrl": item["file_url"],
+        "fileUrl": redact_url(item["file_url"]),
         "positionKind": record.position_kind,
         "position": record.position,
         "reason": reason,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pipelines.load import LoadResult
+from pipelines.redact import redact_text, redact_url
 from pipelines.transforms import BuildResult
 
 
@@ -18,7 +19,11 @@ def format_summary(
     steps: dict[str, float],
 ) -> str:
     """Render the summary: files, records, events, duplicates, rejections, schema, time."""
-    lines = ["run summary", f"  source      {source}", f"  database    {database}"]
+    lines = [
+        "run summary",
+        f"  source      {redact_url(source)}",
+        f"  database    {redact_text(database)}",
+    ]
     if result is not None:
         st = result.stats
         skipped = f", {st.files_skipped} skipped (not .json/.jsonl/.ndjson[.gz])"

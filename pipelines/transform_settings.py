@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import dlt
+
+from pipelines.redact import remember
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +24,12 @@ class TransformSettings:
 
     language_preference: tuple[str, ...] = DEFAULT_LANGUAGES
     closing_statuses: tuple[str, ...] = DEFAULT_CLOSING_STATUSES
-    pseudonymization_key: str = DEV_PSEUDONYMIZATION_KEY
+    # a secret: never in a repr, a log line, an error or the build state (pipelines.key_check)
+    pseudonymization_key: str = field(default=DEV_PSEUDONYMIZATION_KEY, repr=False)
+
+    def public_settings(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Every setting but the key: what the build state may depend on in clear."""
+        return self.language_preference, self.closing_statuses
 
     @property
     def uses_dev_key(self) -> bool:
@@ -55,6 +62,7 @@ def load_transform_settings() -> TransformSettings:
         ),
         pseudonymization_key=str(key) if key else DEV_PSEUDONYMIZATION_KEY,
     )
+    remember(settings.pseudonymization_key)  # scrubbed from any log line or error
     if settings.uses_dev_key:
         log.warning(
             "no pseudonymization key set (WAREHOUSE__PSEUDONYMIZATION_KEY): customer keys use "

@@ -22,6 +22,7 @@ import duckdb
 from pipelines import settings as s
 from pipelines.data_checks import failed_checks, load_checks
 from pipelines.errors import EXIT_CHECK_FAILED, ExpectedFailure
+from pipelines.key_check import key_verifier, new_salt, same_key
 from pipelines.transform_settings import TransformSettings
 
 LAYERS = ("staging", "intermediate", "marts")
@@ -169,8 +170,9 @@ def _register_functions(connection: duckdb.DuckDBPyConnection, settings: Transfo
 def _build_key(
     connection: duckdb.DuckDBPyConnection, settings: TransformSettings, transforms_dir: Path
 ) -> str:
-    """What a build depends on: the last completed load, the SQL, the checks, the settings."""
-    digest = hashlib.sha256(repr(settings).encode())
+    """What a build depends on: the last completed load, the SQL, the checks, the settings
+    but the key (readable by analysts: see `pipelines.key_check` for the key)."""
+    digest = hashlib.sha256(repr(settings.public_settings()).encode())
     for path in sorted(transforms_dir.rglob("*")):
         if path.is_file() and path.suffix in (".sql", ".toml"):
             digest.update(path.relative_to(transforms_dir).as_posix().encode() + path.read_bytes())
@@ -186,14 +188,27 @@ def _build_key(
     return digest.hexdigest()
 
 
-def _previous_build_key(connection: duckdb.DuckDBPyConnection) -> str | None:
+@dataclass
+class _BuildState:
+    build_key: str | None = None
+    key_salt: str | None = None
+    key_verifier: str | None = None
+
+
+def _previous_build_state(connection: duckdb.DuckDBPyConnection) -> _BuildState:
+    columns = [
+        name
+        for (name,) in connection.execute(
+            "select column_name from information_schema.columns "
+            f"where table_schema = 'marts' and table_name = '{BUILD_STATE}'"
+        ).fetchall()
+    ]
+    if "key_verifier" not in columns:  # no build yet, or one from before the key verifier
+        return _BuildState()
     row = connection.execute(
-        "select count(*) from information_schema.tables "
-        f"where table_schema = 'marts' and table_name = '{BUILD_STATE}'"
-    ).fetchall()[0]
-    if not row[0]:
-        return None
-    return connection.execute(f"select max(build_key) from marts.{BUILD_STATE}").fetchall()[0][0]
+        f"select build_key, key_salt, key_verifier from marts.{BUILD_STATE} limit 1"
+    ).fetchall()
+    return _BuildState(*row[0]) if row else _BuildState()
 
 
 def _existing_counts(connection: duckdb.DuckDBPyConnection, models: list[Model]) -> dict[str, int]:
@@ -221,7 +236,13 @@ def build_models(
     connection = duckdb.connect(str(database), config={"memory_limit": memory_limit})
     try:
         build_key = _build_key(connection, settings, transforms_dir)
-        if not force and _previous_build_key(connection) == build_key:
+        previous = _previous_build_state(connection)
+        key = settings.pseudonymization_key
+        if (
+            not force
+            and previous.build_key == build_key
+            and same_key(key, previous.key_salt, previous.key_verifier)
+        ):
             return BuildResult(
                 _existing_counts(connection, models), 0, settings.uses_dev_key, up_to_date=True
             )
@@ -249,10 +270,11 @@ def build_models(
                 f"data check failed, previous marts kept: {failures[0]}"
                 + (f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""),
             )
+        salt = new_salt()  # a new one per build: the verifier tells nothing across builds
         connection.execute(
-            f"create or replace table marts.{BUILD_STATE} as"
-            " select ? as build_key, current_timestamp as built_at",
-            [build_key],
+            f"create or replace table marts.{BUILD_STATE} as select ? as build_key,"
+            " ? as key_salt, ? as key_verifier, current_timestamp as built_at",
+            [build_key, salt, key_verifier(key, salt)],
         )
         connection.execute("commit")
         return BuildResult(counts, len(checks), settings.uses_dev_key)

@@ -533,6 +533,10 @@ def test_unchanged_warehouse_is_not_rebuilt(archive: Path, database: Path) -> No
     assert again.row_counts == first.row_counts
     other_languages = TransformSettings(language_preference=("fr",), pseudonymization_key=KEY)
     assert not build_models(database, other_languages).up_to_date  # settings changed
+    other_key = TransformSettings(language_preference=("fr",), pseudonymization_key="other-key")
+    assert not build_models(database, other_key).up_to_date  # the key changed
+    assert build_models(database, other_key).up_to_date
+    assert not build_models(database, other_languages).up_to_date  # and back
     write_files(archive, {"b.jsonl": jsonl(callback_event("e2", "cr-2"))})
     load_archive(str(archive), database)
     rebuilt = build_models(database, other_languages)  # new data
