@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import gc
 import logging
 import os
@@ -18,7 +19,7 @@ from dlt.pipeline.pipeline import Pipeline
 from dlt.sources.filesystem import filesystem
 
 from pipelines import settings as s
-from pipelines.errors import EXIT_CHECK_FAILED, EXIT_SOURCE, ExpectedFailure
+from pipelines.errors import EXIT_CHECK_FAILED, EXIT_PERMISSION, EXIT_SOURCE, ExpectedFailure
 from pipelines.housekeeping import prune_loaded_packages, prune_state_history
 from pipelines.known_events import WarehouseEventIndex
 from pipelines.progress import Progress
@@ -71,7 +72,24 @@ def check_source(source: str) -> str:
         raise ExpectedFailure(EXIT_SOURCE, f"source {source} is not a folder")
     if not os.access(path, os.R_OK | os.X_OK):
         raise ExpectedFailure(EXIT_SOURCE, f"source {source} is not readable")
+    _check_subfolders(path)
     return str(path.resolve())
+
+
+def _check_subfolders(root: Path) -> None:
+    """Fail on a subfolder that cannot be listed: dlt's local listing (Python's glob) skips it
+    without a word, and its files would silently be left out of the run."""
+
+    def fail(exc: OSError) -> None:
+        code = EXIT_PERMISSION if isinstance(exc, PermissionError) else EXIT_SOURCE
+        raise ExpectedFailure(
+            code, f"cannot list folder {exc.filename} of the source: {exc.strerror}"
+        )
+
+    for folder, subfolders, _ in os.walk(root, onerror=fail):
+        for name in subfolders:
+            if not os.access(os.path.join(folder, name), os.R_OK | os.X_OK):
+                fail(PermissionError(errno.EACCES, "permission denied", os.path.join(folder, name)))
 
 
 def _table_columns(pipeline: Pipeline) -> dict[str, set[str]]:
