@@ -54,5 +54,7 @@ lock:
 	/tmp/lock-venv/bin/pip install -q -e '.[dev]'
 	/tmp/lock-venv/bin/pip freeze --exclude-editable > requirements.lock
 
+# the warehouse and what the job keeps beside it, from the job's own database setting
 clean:
-	rm -rf $(VENV) data/warehouse.duckdb data/.warehouse.dlt
+	if [ -x $(PY) ]; then $(PY) -m pipelines.clean; else echo "no $(VENV): warehouse files left alone"; fi
+	rm -rf $(VENV)

@@ -27,6 +27,7 @@ from pipelines.reconcile import AuditReport, reconcile_warehouse
 from pipelines.redact import redact_url
 from pipelines.run_stats import RunStats
 from pipelines.source import webhook_archive
+from pipelines.warehouse_sync import attach_to_warehouse
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,8 @@ class LoadResult:
     new_columns: dict[str, list[str]] = field(default_factory=dict)
     step_seconds: dict[str, float] = field(default_factory=dict)
     audit: AuditReport | None = None
+    # why dlt's working folder was discarded before this load (see `warehouse_sync`), if it was
+    resynced: str | None = None
 
 
 def pipelines_dir_for(database: Path) -> Path:
@@ -122,8 +125,7 @@ def load_archive(
     result = LoadResult(stats=RunStats())
     timer = time.perf_counter()
 
-    if database.exists():
-        pipeline.sync_destination()
+    result.resynced = attach_to_warehouse(pipeline, database)
     if pipeline.has_pending_data:  # a previous run stopped after extract: finish it first
         log.warning("finishing a load left pending by an interrupted run")
         log.info("normalizing the pending load")

@@ -48,6 +48,12 @@ def _config(key: str, default: str) -> str:
     return str(value) if value not in (None, "") else default
 
 
+def database_setting(cli_value: str | None = None) -> str:
+    """The warehouse file: `cli_value`, else dlt config (`warehouse.database`,
+    `WAREHOUSE__DATABASE`), else the default."""
+    return cli_value or _config("warehouse.database", s.DEFAULT_DATABASE)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Read the command line; unset options fall back to dlt config, then to defaults."""
     parser = argparse.ArgumentParser(
@@ -83,7 +89,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     args = parser.parse_args(argv)
     args.source = args.source or _config("sources.webhook_archive.bucket_url", s.DEFAULT_SOURCE)
-    args.database = args.database or _config("warehouse.database", s.DEFAULT_DATABASE)
+    args.database = database_setting(args.database)
     args.memory_limit = _config("warehouse.duckdb_memory_limit", s.DEFAULT_DUCKDB_MEMORY_LIMIT)
     args.max_record_bytes = args.max_record_bytes or int(
         _config("warehouse.max_record_bytes", str(s.DEFAULT_MAX_RECORD_BYTES))

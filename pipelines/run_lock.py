@@ -17,6 +17,11 @@ from pipelines.errors import EXIT_LOCKED, ExpectedFailure
 _POLL_SECONDS = 1.0
 
 
+def lock_path_for(database: Path) -> Path:
+    """The run lock of `database`: a file beside it."""
+    return database.with_name(database.name + ".lock")
+
+
 @contextmanager
 def exclusive_run(database: Path, wait_seconds: float = 0.0) -> Iterator[None]:
     """Hold `<database>.lock` for the duration of a run.
@@ -25,8 +30,7 @@ def exclusive_run(database: Path, wait_seconds: float = 0.0) -> Iterator[None]:
     (within the same budget) until no other process keeps the DuckDB file open.
     """
     deadline = time.monotonic() + wait_seconds
-    lock_path = database.with_name(database.name + ".lock")
-    handle = open(lock_path, "a+")  # noqa: SIM115 - held open for the whole run
+    handle = open(lock_path_for(database), "a+")  # noqa: SIM115 - held open for the whole run
     try:
         while True:
             try:

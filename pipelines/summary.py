@@ -60,6 +60,8 @@ def format_summary(
                 f" = {_n(a.events_loaded)} loaded + {_n(a.duplicates)} duplicates"
                 f" + {_n(a.rejected)} rejected; raw holds {_n(a.events_stored)} events"
             )
+        if result.resynced:
+            lines.append(f"  resynced    {result.resynced}: dlt's working folder was discarded")
         if result.resumed_load_ids:
             lines.append(f"  resumed     {len(result.resumed_load_ids)} interrupted load(s)")
     if built is not None:

@@ -127,6 +127,8 @@ def test_killed_run_then_normal_run_equals_clean_run(
         assert stage in logs[-1], logs[-1]
     proc = run_job("--source", str(archive), "--database", str(database))
     assert proc.returncode == 0, proc.stderr + proc.stdout
+    # the pending load was this warehouse's: resumed, not discarded (see warehouse_sync)
+    assert "discarded dlt's working folder" not in proc.stderr, proc.stderr
     diff = {
         k: (v, reference.get(k)) for k, v in fingerprint(database).items() if reference.get(k) != v
     }
