@@ -2,7 +2,9 @@
 -- created: requests created that day; closed: requests whose first closing status was seen
 -- that day; open_at_end_of_day: created so far minus closed so far;
 -- median_time_to_close_hours: over the requests closed that day. Days run from the first
--- creation to the last activity seen in the data.
+-- creation (or closing) to the last activity seen in the data. Requests without a createdAt
+-- (optional in the spec) have no day: they are left out here and counted in
+-- fct_callback_requests (created_at null).
 -- Keys: (day, office_id, subject_id, meeting_type) unique (null keys grouped as null)
 with
 
@@ -21,7 +23,9 @@ requests as (
 
 bounds as (
     select
-        min(created_day) as first_day,
+        -- a closing event may carry an updatedAt before the request's createdAt (the spec
+        -- does not forbid it): its day must still be on the spine
+        min(least(created_day, coalesce(closed_day, created_day))) as first_day,
         max(greatest(created_day, coalesce(closed_day, created_day), coalesce(last_seen_day, created_day))) as last_day
     from requests
 ),
