@@ -15,7 +15,7 @@ import json
 import random
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -501,3 +501,59 @@ def test_request_closed_before_it_was_created(archive: Path, database: Path) -> 
     assert query(
         database, "select day, created, closed from marts.agg_callback_requests_daily order by 1"
     ) == [(date(2024, 8, 17), 0, 1), (date(2024, 8, 18), 1, 0)]
+
+
+def test_daily_aggregate_over_any_dates(archive: Path, database: Path) -> None:
+    """A createdAt of 0001 and an updatedAt of 9999 are valid: the daily spine stays small.
+
+    Every calendar day is listed while something happens at most 31 days before; a longer
+    quiet stretch is cut after 31 days.
+    """
+
+    def request(n: int, office: str, status: str, created: str, updated: str) -> dict:
+        return envelope(
+            f"day-{n}",
+            "Callback Request",
+            {
+                "callbackRequest": {
+                    "id": f"cr-day-{n}",
+                    "status": status,
+                    "office": {"id": office},
+                    "createdAt": created,
+                    "updatedAt": updated,
+                }
+            },
+        )
+
+    events = [
+        request(1, "oA", "CLOSED", "2024-01-01T09:00:00Z", "2024-01-05T09:00:00Z"),
+        request(2, "oB", "CLOSED", "2024-03-01T09:00:00Z", "2024-06-01T09:00:00Z"),
+        request(3, "oC", "OPEN", "0001-01-01T00:00:00Z", "9999-12-31T00:00:00Z"),
+    ]
+    write_files(archive, {"2024/08/17/a.jsonl": jsonl(*events)})
+    load_archive(str(archive), database)
+    build_models(database, SETTINGS)
+
+    def office_rows(office: str) -> list[tuple]:
+        return query(
+            database,
+            "select day, created, closed, open_at_end_of_day from marts.agg_callback_requests_daily"
+            f" where office_id = '{office}' order by day",
+        )
+
+    assert office_rows("oA") == [
+        (date(2024, 1, 1), 1, 0, 1),
+        (date(2024, 1, 2), 0, 0, 1),
+        (date(2024, 1, 3), 0, 0, 1),
+        (date(2024, 1, 4), 0, 0, 1),
+        (date(2024, 1, 5), 0, 1, 0),
+    ]
+    b = office_rows("oB")
+    # 2024-03-01 and the 31 days after it, then nothing until the closing day
+    assert [r[0] for r in b] == [date(2024, 3, 1) + timedelta(days=k) for k in range(32)] + [
+        date(2024, 6, 1)
+    ]
+    assert (b[0], b[-1]) == ((date(2024, 3, 1), 1, 0, 1), (date(2024, 6, 1), 0, 1, 0))
+    c = office_rows("oC")
+    assert c[0] == (date(1, 1, 1), 1, 0, 1) and c[-1] == (date(9999, 12, 31), 0, 0, 1)
+    assert len(c) < 32 * 8  # 8 activity days, each with at most 31 quiet days after it
