@@ -15,7 +15,7 @@ import json
 import random
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -128,23 +128,30 @@ def variants(original: Any, index: int) -> list[Any]:
     return [None, MISSING, others[index % len(others)], others[(index + 1) % len(others)]]
 
 
-def has_timestamp(value: Any) -> bool:
-    """Whether the warehouse gets a usable timestamp from an `updatedAt` value.
+def timestamp_of(value: Any) -> datetime | None:
+    """The timestamp the warehouse gets from an `updatedAt` value, or None: unusable.
 
     An ISO 8601 string is one; dlt also reads a number in a timestamp column as Unix epoch
     seconds (7 -> 1970-01-01T00:00:07Z), so numbers count too. Anything else is unusable.
     """
     if isinstance(value, bool) or value is None:
-        return False
+        return None
     if isinstance(value, int | float):
-        return True
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
     if isinstance(value, str):
         try:
-            datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
-            return False
-        return True
-    return False
+            return None
+    return None
+
+
+def has_timestamp(value: Any) -> bool:
+    """Whether the warehouse gets a usable timestamp from an `updatedAt` value."""
+    return timestamp_of(value) is not None
 
 
 def payload_variants(
@@ -180,11 +187,12 @@ def payload_variants(
 
 
 def callback_events() -> list[dict[str, Any]]:
-    """Generated callback request events, each its own request except the groups at the end."""
+    """Generated callback request events: one per request, some two; the smallest at the end."""
     rng = random.Random(SEED)
     events = []
     for n, payload in enumerate(payload_variants(base_request(), rng)):
-        payload["id"] = f"cr-{n:05d}"
+        # every tenth request has two events (one in each requests file)
+        payload["id"] = f"cr-{n - 1:05d}" if n % 10 == 1 else f"cr-{n:05d}"
         if n % 3 == 0:  # a third also without timestamps: several changes together
             payload.pop("createdAt", None)
             payload.pop("updatedAt", None)
@@ -309,6 +317,19 @@ def generated() -> dict[str, Any]:
         "2024/08/19/appointments.jsonl": jsonl(*appointments),
         **{name: jsonl(*events) for name, events in groups.items()},
     }
+    # where each event is in the archive, and which event of a request must be current:
+    # dated ones by updatedAt (then event_id), after every undated one (by archive position)
+    place = {e["id"]: ("requests-1", i) for i, e in enumerate(requests[::2])}
+    place |= {e["id"]: ("requests-2", i) for i, e in enumerate(requests[1::2])}
+    by_request: dict[str, list[dict[str, Any]]] = {}
+    for e in requests:
+        by_request.setdefault(e["data"]["callbackRequest"]["id"], []).append(e)
+
+    def order(event: dict[str, Any]) -> tuple:
+        at = timestamp_of(event["data"]["callbackRequest"].get("updatedAt"))
+        return (1, at, "", 0, event["id"]) if at else (0, None, *place[event["id"]], event["id"])
+
+    current = {r: max(events, key=order)["id"] for r, events in by_request.items()}
     undated = Counter(
         e["data"]["callbackRequest"]["id"]
         for e in requests
@@ -318,6 +339,8 @@ def generated() -> dict[str, Any]:
         "files": files,
         "request_ids": {e["data"]["callbackRequest"]["id"] for e in requests} | set(GROUP_CURRENT),
         "undated": undated,
+        "current": current,
+        "events_per_request": {r: len(events) for r, events in by_request.items()},
         "appointment_ids": {i for e in appointments if (i := appointment_id(e))},
         "appointments_without_id": sum(appointment_id(e) is None for e in appointments),
         "appointment_events": len(appointments),
@@ -360,6 +383,17 @@ def test_every_request_has_one_row(built: Path, generated: dict[str, Any]) -> No
     ids = [r[0] for r in rows]
     assert len(ids) == len(set(ids)) == len(generated["request_ids"]) > 1000
     assert set(ids) == generated["request_ids"]
+    current = {
+        r: (e, n)
+        for r, e, n in query(
+            built,
+            "select callback_request_id, last_event_id, events_count"
+            " from marts.fct_callback_requests where callback_request_id not like 'cr-g%'",
+        )
+    }
+    counts = generated["events_per_request"]
+    assert current == {r: (e, counts[r]) for r, e in generated["current"].items()}
+    assert sum(n == 2 for n in counts.values()) > 100  # requests with two generated events
 
 
 @pytest.mark.slow
@@ -467,7 +501,7 @@ def test_file_order_and_reruns_give_identical_marts(tmp_path: Path) -> None:
     load_archive(str(at_once), tmp_path / "at_once.duckdb")
     build_models(tmp_path / "at_once.duckdb", SETTINGS)
     expected = marts(tmp_path / "at_once.duckdb")
-    assert len(expected["fct_callback_requests"]) == 40 + 3 + len(GROUP_CURRENT)
+    assert len(expected["fct_callback_requests"]) == 36 + 3 + len(GROUP_CURRENT)  # 4 pairs
 
     one_by_one, database = tmp_path / "one_by_one", tmp_path / "one_by_one.duckdb"
     for name in sorted(files, reverse=True):
