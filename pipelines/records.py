@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +73,12 @@ def _prefixed(key: str, taken: dict[str, Any], prefix: str) -> str:
     return f"{prefix}_{key}" if key in taken else key
 
 
+def _id_text(value: Any) -> str:
+    """A payload id that is not a string, as text: a number as its digits, anything else (an
+    appointment's id is not validated) as its JSON text, so the warehouse can key by it."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
 def to_raw_row(record: dict[str, Any], source_file: str, position: int) -> tuple[str, dict]:
     """Flatten a valid record into (raw table, row): envelope beside the entity's own fields.
 
@@ -94,7 +101,7 @@ def to_raw_row(record: dict[str, Any], source_file: str, position: int) -> tuple
     if isinstance(payload, dict):
         for key, value in payload.items():
             if key == "id":
-                row[id_name] = value if isinstance(value, str) or value is None else str(value)
+                row[id_name] = value if isinstance(value, str) or value is None else _id_text(value)
             else:
                 row[_prefixed(key, row, payload_key)] = value
     elif payload is not None:

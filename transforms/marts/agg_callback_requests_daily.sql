@@ -2,7 +2,11 @@
 -- created: requests created that day; closed: requests whose first closing status was seen
 -- that day; open_at_end_of_day: created so far minus closed so far;
 -- median_time_to_close_hours: over the requests closed that day. Days run from the first
--- creation to the last activity seen in the data.
+-- creation (or closing) to the last activity seen in the data, every calendar day, except
+-- that a stretch of more than 31 days without any activity at all is cut after its first 31
+-- days (nothing changes in it: open_at_end_of_day stays as on its last listed day).
+-- Requests without a createdAt (optional in the spec) have no day: they are left out here
+-- and counted in fct_callback_requests (created_at null).
 -- Keys: (day, office_id, subject_id, meeting_type) unique (null keys grouped as null)
 with
 
@@ -19,17 +23,26 @@ requests as (
     where created_at is not null
 ),
 
-bounds as (
-    select
-        min(created_day) as first_day,
-        max(greatest(created_day, coalesce(closed_day, created_day), coalesce(last_seen_day, created_day))) as last_day
-    from requests
+activity_days as (
+    -- every day something happened: a creation, a first closing, the last event of a request.
+    -- A closing event may carry an updatedAt before the request's createdAt (the spec does not
+    -- forbid it): its day is on the spine too.
+    select created_day as day from requests
+    union
+    select closed_day from requests where closed_day is not null
+    union
+    select last_seen_day from requests where last_seen_day is not null
 ),
 
 days as (
-    select cast(unnest(generate_series(first_day, last_day, interval 1 day)) as date) as day
-    from bounds
-    where first_day is not null
+    -- every calendar day from the first to the last activity day, except inside a stretch of
+    -- more than 31 days without any activity: only its first 31 days are listed. Timestamps are
+    -- free text in the spec (a createdAt of 0001-01-01 is valid): a day per calendar day over
+    -- millennia, times every group, would not fit in memory
+    select distinct a.day + cast(k.step as integer) as day
+    from activity_days as a
+    cross join range(0, 32) as k(step)
+    where a.day + cast(k.step as integer) <= (select max(day) from activity_days)
 ),
 
 groups as (

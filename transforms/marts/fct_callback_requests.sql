@@ -1,4 +1,8 @@
--- One row per callback request, in its current state (the event with the latest updatedAt).
+-- One row per callback request, in its current state (the event with the latest updatedAt;
+-- see int_callback_request_events_ordered for events without one). Every request that
+-- reached staging has a row, even one whose events carry nothing but its id: columns whose
+-- value is unknown are null; events_without_timestamp counts its events without a usable
+-- updatedAt, and first_seen_at is null when none of its events carries any timestamp.
 -- Keys: callback_request_id (unique); office_id -> dim_offices, subject_id -> dim_subjects,
 -- listing_id -> dim_listings, employee_key -> dim_employees, customer_key -> dim_customers.
 -- closed_at is the first time a closing status (warehouse.closing_statuses) was seen.
@@ -62,6 +66,7 @@ final as (
         coalesce(participant_counts.participants_count, 0) as participants_count,
         coalesce(answers.answers_count, 0) as answers_count,
         c.events_count,
+        c.events_without_timestamp,
         c.first_seen_at,
         c.last_seen_at,
         assigned_employee.employee_id as employee_key,

@@ -1,5 +1,7 @@
 -- Appointment events, deduplicated by event id, typed.
--- grain: one row per distinct event (event_id)
+-- grain: one row per distinct event (event_id). Every event of raw is here, also those
+-- without an appointment or without its id (appointment_id null: the spec requires only the
+-- envelope); fct_appointments leaves those out and agg_event_quality counts them.
 with
 
 source as (
@@ -30,6 +32,7 @@ final as (
         office__id as office_id,
         subject__id as subject_id,
         _source_file as source_file,
+        _source_position as source_position,
         _dlt_load_id as load_id
     from deduplicated
 )

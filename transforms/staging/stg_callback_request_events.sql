@@ -1,5 +1,6 @@
 -- Callback request events, deduplicated by event id, typed, with names resolved.
--- grain: one row per distinct event (event_id)
+-- grain: one row per distinct event (event_id). Only event_id and callback_request_id are
+-- always present (the spec requires nothing else): every other column may be null.
 with
 
 source as (
@@ -78,6 +79,7 @@ final as (
         e.lead_segment__description as lead_segment_description,
         e.location__country_code as location_country_code,
         e._source_file as source_file,
+        e._source_position as source_position,
         e._dlt_load_id as load_id,
         e._dlt_id as event_row_id
     from deduplicated as e
