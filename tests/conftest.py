@@ -138,6 +138,18 @@ def table_counts(database: Path, schema: str = "raw") -> dict[str, int]:
         return {n: con.execute(f'select count(*) from {schema}."{n}"').fetchone()[0] for n in names}
 
 
+def mart_names(database: Path) -> list[str]:
+    """Every mart of a warehouse (`_build_state` records when the marts were built, not data)."""
+    return [
+        name
+        for (name,) in query(
+            database,
+            "select table_name from information_schema.tables where table_schema = 'marts'"
+            " and table_name not like '\\_%' escape '\\' order by 1",
+        )
+    ]
+
+
 def generate(out: Path, events: int, seed: int, *extra: str) -> dict:
     """Generate an archive with the project's generator; return its manifest of truths."""
     subprocess.run(

@@ -23,7 +23,7 @@ from typing import Any
 import boto3
 import pytest
 import s3fs
-from conftest import callback_event, generate, jsonl, query, run_job, table_counts
+from conftest import callback_event, generate, jsonl, mart_names, query, run_job, table_counts
 from dlt.common.storages.fsspec_filesystem import FileItemDict, glob_files
 
 from pipelines import source
@@ -45,11 +45,6 @@ AMBIENT_AWS = (
     "AWS_DEFAULT_PROFILE",
     "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_S3",
-)
-# every mart; `_build_state` records what and when the marts were built from, not data
-MARTS_SQL = (
-    "select table_name from information_schema.tables where table_schema = 'marts'"
-    " and table_name not like '\\_%' escape '\\' order by table_name"
 )
 
 
@@ -188,7 +183,7 @@ def s3(
 
 
 def marts(database: Path) -> dict[str, list[tuple]]:
-    names = [name for (name,) in query(database, MARTS_SQL)]
+    names = mart_names(database)
     return {name: query(database, f"select * from marts.{name} order by all") for name in names}
 
 
