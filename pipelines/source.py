@@ -25,7 +25,7 @@ from dlt.sources.filesystem import FileItemDict, filesystem
 from fsspec.spec import AbstractBufferedFile
 
 from pipelines import settings as s
-from pipelines.archive_files import RawRecord, file_format, iter_records, open_decompressed
+from pipelines.archive_files import RawRecord, file_format, is_hidden, iter_records
 from pipelines.errors import EXIT_PERMISSION, EXIT_SOURCE, ExpectedFailure
 from pipelines.records import to_raw_row, validate
 from pipelines.run_stats import RunStats
@@ -127,29 +127,37 @@ def _archive_records(
     for item in sorted(file_items, key=lambda listed: listed["relative_path"]):
         stats.files_listed += 1
         path = item["relative_path"]
-        fmt = file_format(path)
-        if fmt is None:
-            stats.files_skipped += 1
-            if len(stats.skipped_examples) < 5:
-                stats.skipped_examples.append(path)
+        if is_hidden(path):
+            _skipped(stats, path)
             continue
         fingerprint = f"{item.get('size_in_bytes')}|{item['modification_date'].isoformat()}"
         if seen_files.get(path) == fingerprint:
             stats.files_unchanged += 1
             continue
+        # a name that does not say the format (None) leaves it to the file's first bytes
+        fmt = file_format(path)
         for table, row in _read_file(
             item, path, fmt, max_record_bytes, stats, seen_ids, known_events
         ):
             yield mark(table, row)
+        if stats.last_skipped == path:
+            continue  # not an archive after all: looked at again next run, like any skipped file
         seen_files[path] = fingerprint
         if on_file is not None:
             on_file(stats)
 
 
+def _skipped(stats: RunStats, path: str) -> None:
+    stats.files_skipped += 1
+    stats.last_skipped = path
+    if len(stats.skipped_examples) < 5:
+        stats.skipped_examples.append(path)
+
+
 def _read_file(
     item: FileItemDict,
     path: str,
-    fmt: str,
+    fmt: str | None,
     max_record_bytes: int,
     stats: RunStats,
     seen_ids: set[str],
@@ -173,8 +181,8 @@ def _read_file(
         pending.clear()
 
     with _open(item) as raw_stream:
-        stream = open_decompressed(raw_stream, fmt, item.get("size_in_bytes"))
-        for record in iter_records(stream, fmt, max_record_bytes):
+        records = iter_records(raw_stream, fmt, max_record_bytes, item.get("size_in_bytes"))
+        for record in records:
             counts["read"] += 1
             problem = _problem(record)
             if problem is not None:
@@ -191,7 +199,11 @@ def _read_file(
                 yield from flush()
         yield from flush()
 
+    if not records.is_archive:
+        _skipped(stats, path)
+        return
     stats.files_read += 1
+    stats.files_by_recognition[records.recognised_by] += 1
     stats.bytes_read += int(item.get("size_in_bytes") or 0)
     stats.records_read += counts["read"]
     stats.events_loaded += counts["loaded"]
@@ -202,7 +214,8 @@ def _read_file(
         {
             "file": path,
             "fileUrl": item["file_url"],
-            "format": fmt,
+            "format": records.format,
+            "recognisedBy": records.recognised_by,
             "sizeBytes": item.get("size_in_bytes"),
             "modifiedAt": item["modification_date"],
             "readAt": read_at,
