@@ -74,23 +74,28 @@ def iter_lines(stream: IO[bytes], limit: int, first_line: int = 1) -> Iterator[R
                 yield too_large(line_no, "line", line, size, limit)
                 continue
             text = line.strip()
-            if text:
-                yield from _line_records(text, line_no, limit)
+            if not text:
+                continue
+            try:
+                value = orjson.loads(text)
+            except orjson.JSONDecodeError as exc:
+                yield from _broken_line(text, line_no, limit, exc)
+                continue
+            yield RawRecord(line_no, "line", text, value=value)
     except READ_ERRORS as exc:
         yield unreadable(line_no + 1, "line", exc)
 
 
-def _line_records(text: bytes, line_no: int, limit: int) -> Iterator[RawRecord]:
-    try:
-        yield RawRecord(line_no, "line", text, value=orjson.loads(text))
-    except orjson.JSONDecodeError as exc:
-        if not exc.msg.startswith(_TRAILING):
-            yield unparsable(text, line_no, "line", exc)
-            return
-        # several values on one line (`{...}{...}`): each is a record of this line
-        for record in JsonValues(_BytesStream(text), limit):
-            record.position, record.position_kind = line_no, "line"
-            yield record
+def _broken_line(
+    text: bytes, line_no: int, limit: int, exc: orjson.JSONDecodeError
+) -> Iterator[RawRecord]:
+    """A line orjson refused: not JSON, or several values on one line (`{...}{...}`)."""
+    if not exc.msg.startswith(_TRAILING):
+        yield unparsable(text, line_no, "line", exc)
+        return
+    for record in JsonValues(_BytesStream(text), limit):  # each value is a record of the line
+        record.position, record.position_kind = line_no, "line"
+        yield record
 
 
 class _BytesStream:
@@ -294,6 +299,19 @@ class JsonValues:
         """Let orjson find the end of the object or array at `pos`; None when it cannot."""
         buf, cap = self._buf, self._limit + 1
         width = min(self._window, cap)
+        data, start = buf.data, buf.pos
+        # Firehose writes objects back to back: a "}{" ends the record unless it sits in a
+        # string, and then the text before it does not parse; one parse instead of two
+        joint = data.find(b"}{", start, start + width)
+        if joint > 0:
+            raw = data[start : joint + 1]
+            try:
+                value = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                pass
+            else:
+                buf.pos = joint + 1
+                return raw, value
         while True:
             data, start = buf.data, buf.pos
             stop = start + width

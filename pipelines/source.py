@@ -19,7 +19,8 @@ from typing import IO, Any
 
 import dlt
 import orjson
-from dlt.common.schema.typing import TSimpleRegex
+from dlt.common.data_types import TDataType
+from dlt.common.schema.typing import TSimpleRegex, TTableSchemaColumns
 from dlt.sources import DltResource
 from dlt.sources.filesystem import FileItemDict, filesystem
 from fsspec.spec import AbstractBufferedFile
@@ -40,6 +41,12 @@ _BUCKET_READ_BUFFER = 1024 * 1024
 # given event ids, return those the warehouse already holds
 KnownEventsLookup = Callable[[list[str]], set[str]]
 
+
+def _columns(**types: TDataType) -> TTableSchemaColumns:
+    """Complete column hints (snake_case names, as dlt names them), all nullable."""
+    return {name: {"data_type": kind, "nullable": True} for name, kind in types.items()}
+
+
 # delete-insert (not insert-only): if a load is killed midway and re-run, dlt deletes what
 # the first attempt inserted, root and child rows alike, so nothing is stored twice
 _EVENT_TABLE_HINTS = {
@@ -57,15 +64,43 @@ TABLE_HINTS = {
         table_name=s.REJECTED_EVENTS,
         write_disposition={"disposition": "merge", "strategy": "delete-insert"},
         primary_key="rejection_id",
-        columns={"event_id": {"data_type": "text", "nullable": True}},
+        columns=_columns(
+            rejection_id="text",
+            source_file="text",
+            file_url="text",
+            position_kind="text",
+            position="bigint",
+            reason="text",
+            detail="text",
+            event_id="text",
+            raw_text="text",
+            raw_size_bytes="bigint",
+            raw_truncated="bool",
+            rejected_at="timestamp",
+        ),
     ),
     s.FILE_AUDIT: dlt.mark.make_hints(
         table_name=s.FILE_AUDIT,
         write_disposition={"disposition": "merge", "strategy": "delete-insert"},
         primary_key=["file", "read_at"],
-        columns={"size_bytes": {"data_type": "bigint", "nullable": True}},
+        columns=_columns(
+            file="text",
+            file_url="text",
+            format="text",
+            recognised_by="text",
+            size_bytes="bigint",
+            modified_at="timestamp",
+            read_at="timestamp",
+            records_read="bigint",
+            events_loaded="bigint",
+            duplicates="bigint",
+            rejected="bigint",
+            rejected_by_reason="text",
+        ),
     ),
 }
+# the quarantine and the audit exist from the first run on, empty or not (see `raw_tables`)
+MATERIALIZED_TABLES = (s.REJECTED_EVENTS, s.FILE_AUDIT)
 
 
 @dlt.source(name=s.SOURCE_NAME)
@@ -76,7 +111,7 @@ def webhook_archive(
     stats: RunStats | None = None,
     known_events: KnownEventsLookup | None = None,
     on_file: Callable[[RunStats], None] | None = None,
-) -> DltResource:
+) -> list[DltResource]:
     """Read the archive at `bucket_url` (folder path or s3://, gs://, az://, file:// URL).
 
     Credentials for buckets come from dlt config, secrets or environment variables
@@ -91,13 +126,31 @@ def webhook_archive(
     reader = dlt.transformer(name="archive_records", max_table_nesting=s.MAX_TABLE_NESTING)(
         _archive_records
     )
-    return files | reader(
+    records = files | reader(
         max_record_bytes=max_record_bytes,
         stats=stats if stats is not None else RunStats(),
         seen_ids=set(),  # shared by every page of files of this run
         known_events=known_events,
         on_file=on_file,
     )
+    return [records, dlt.resource(raw_tables, name="raw_tables")]
+
+
+def raw_tables() -> Iterator[Any]:
+    """Create the quarantine and audit tables, empty, on the first run (and after a refresh).
+
+    Without this they would appear only once a record is rejected, and the README's queries
+    would fail with "table does not exist". Only the first run does it (the resource's state
+    remembers), so a run with nothing new still extracts nothing.
+    """
+    state = dlt.current.resource_state()
+    if state.get("materialized"):
+        return
+    for table in MATERIALIZED_TABLES:
+        yield dlt.mark.with_hints(
+            dlt.mark.materialize_table_schema(), TABLE_HINTS[table], create_table_variant=True
+        )
+    state["materialized"] = True
 
 
 def _archive_records(
