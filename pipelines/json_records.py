@@ -32,6 +32,9 @@ READ_ERRORS = (OSError, EOFError, zlib.error)
 _CHUNK = 1024 * 1024
 _SKIP_CHUNK = 1024 * 1024
 _MIN_WINDOW = 8 * 1024
+# orjson is tried on windows up to this size (it needs several times a window in memory);
+# a longer record is delimited by the scanner, then parsed once if it is within the limit
+_MAX_WINDOW = 256 * 1024
 _WHITESPACE = b" \t\r\n"
 _WS = re.compile(rb"[ \t\r\n]*")
 # at top level anything that is not a value start is garbage up to the next object or array
@@ -219,18 +222,22 @@ class JsonValues:
         tops = 0
         held: RawRecord | None = None  # the first value, until we know what the file holds
         while more:
+            tops += 1
+            if tops > 1:
+                self.layout = CONCATENATED
             if buf.data[buf.pos] == 0x5B:  # [
                 if held is not None:
                     yield held
                     held = None
                 buf.pos += 1
+                if tops == 1:
+                    self.layout = ARRAY
                 yield from self._array()
-                tops += 1
             else:
                 record = self._record(_TOP_RUN, self._index, "index")
                 self._index += 1
-                tops += 1
                 if tops == 1:
+                    self.layout = DOCUMENT
                     held = record
                     more, newlines = buf.skip_whitespace()
                     if more and newlines and _starts_lines(record):
@@ -247,14 +254,10 @@ class JsonValues:
                     held = None
                 yield record
             more, _ = buf.skip_whitespace()
-        if held is not None and tops == 1:
-            held.position_kind = "document"
-            self.layout = DOCUMENT
-            yield held
-            return
         if held is not None:
+            if tops == 1:
+                held.position_kind = "document"
             yield held
-        self.layout = ARRAY if tops == 1 else CONCATENATED
 
     def _array(self) -> Iterator[RawRecord]:
         """The elements of an array whose `[` was consumed, up to and including its `]`."""
@@ -297,7 +300,7 @@ class JsonValues:
 
     def _fast(self) -> tuple[bytes, object] | None:
         """Let orjson find the end of the object or array at `pos`; None when it cannot."""
-        buf, cap = self._buf, self._limit + 1
+        buf, cap = self._buf, min(self._limit + 1, _MAX_WINDOW)
         width = min(self._window, cap)
         data, start = buf.data, buf.pos
         # Firehose writes objects back to back: a "}{" ends the record unless it sits in a
