@@ -92,6 +92,10 @@ class _Broken:
         """Raise the error the stream raised."""
         raise self._error
 
+    def readline(self, size: int = -1) -> bytes:
+        """Raise the error the stream raised."""
+        raise self._error
+
 
 def _json_head(stream: IO[bytes]) -> tuple[bytes | None, IO[bytes]]:
     """Read the first bytes; return them (or None when they do not open JSON) and the rest."""

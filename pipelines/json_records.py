@@ -29,7 +29,9 @@ from pipelines.raw_records import RawRecord, parse, too_large, unparsable, unrea
 
 BOM = b"\xef\xbb\xbf"
 READ_ERRORS = (OSError, EOFError, zlib.error)
-_CHUNK = 1024 * 1024
+# a gzip stream that breaks off raises and loses what the same read inflated before the
+# break: small reads keep all but the last few KiB of a truncated file
+_CHUNK = 64 * 1024
 _SKIP_CHUNK = 1024 * 1024
 _MIN_WINDOW = 8 * 1024
 # orjson is tried on windows up to this size (it needs several times a window in memory);

@@ -262,3 +262,18 @@ def test_a_huge_line_in_a_json_file_is_skipped_per_record() -> None:
         ("line", 2, "record_too_large"),
         ("line", 3, None),
     ]
+
+
+def test_json_lines_in_a_truncated_gzip_without_a_name() -> None:
+    lines = b"".join(
+        json.dumps({"id": i, "h": f"{i**7:x}" * 9}).encode() + b"\n" for i in range(4000)
+    )
+    packed = gzip.compress(lines, mtime=0)
+    fmt, by, rows = read(packed[: len(packed) // 2], "export-without-extension")
+    assert (fmt, by) == ("jsonl.gz", "content")
+    assert rows[-1][2] == "unreadable_file"
+    assert [p for _, p, _, _ in rows] == list(range(1, len(rows) + 1))
+    assert len(rows) > 100
+    # a gzip file that breaks before its first bytes inflate: one unreadable_file record
+    fmt, by, rows = read(gzip.compress(lines[:300], mtime=0)[:-12], "tiny-export")
+    assert (fmt, [r[2] for r in rows]) == ("empty.gz", ["unreadable_file"])
