@@ -33,7 +33,10 @@ READ_ERRORS = (OSError, EOFError, zlib.error)
 # break: small reads keep all but the last few KiB of a truncated file
 _CHUNK = 64 * 1024
 _SKIP_CHUNK = 1024 * 1024
-_MIN_WINDOW = 8 * 1024
+# orjson's first try covers this much (a whole small file: one parse); later tries 1.5 times
+# the previous record, at least _MIN_WINDOW
+_FIRST_WINDOW = 64 * 1024
+_MIN_WINDOW = 4 * 1024
 # orjson is tried on windows up to this size (it needs several times a window in memory);
 # a longer record is delimited by the scanner, then parsed once if it is within the limit
 _MAX_WINDOW = 256 * 1024
@@ -200,7 +203,7 @@ class JsonValues:
     def __init__(self, stream: IO[bytes], limit: int, head: bytes = b"") -> None:
         self._buf = _Buffer(stream, head)
         self._limit = limit
-        self._window = _MIN_WINDOW
+        self._window = _FIRST_WINDOW
         self._index = 0
         self.layout = EMPTY
 
