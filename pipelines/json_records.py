@@ -49,6 +49,8 @@ _ELEMENT_RUN = re.compile(rb'[^ \t\r\n,\]\[{"]*')
 _STRUCTURE = re.compile(rb'["{}\[\]]')
 _STRING_STOP = re.compile(rb'["\\]')
 _TRAILING = "unexpected content after document"
+_ENDED = "unexpected end of data"
+_NOT_UTF8 = "str is not valid UTF-8"
 _OPEN = {0x7B, 0x5B}  # { [
 _QUOTE = 0x22
 _BACKSLASH = 0x5C
@@ -205,6 +207,7 @@ class JsonValues:
         self._limit = limit
         self._window = _FIRST_WINDOW
         self._index = 0
+        self._held: RawRecord | None = None  # the first value, until we know what the file holds
         self.layout = EMPTY
 
     def __iter__(self) -> Iterator[RawRecord]:
@@ -212,6 +215,8 @@ class JsonValues:
         try:
             yield from self._read()
         except READ_ERRORS as exc:
+            if self._held is not None:  # the file broke after its first value
+                yield self._held
             kind = "line" if self.layout == LINES else "index"
             yield unreadable(self._index, kind, exc)
 
@@ -225,15 +230,12 @@ class JsonValues:
         if not more:
             return
         tops = 0
-        held: RawRecord | None = None  # the first value, until we know what the file holds
         while more:
             tops += 1
             if tops > 1:
                 self.layout = CONCATENATED
             if buf.data[buf.pos] == 0x5B:  # [
-                if held is not None:
-                    yield held
-                    held = None
+                yield from self._release()
                 buf.pos += 1
                 if tops == 1:
                     self.layout = ARRAY
@@ -243,25 +245,28 @@ class JsonValues:
                 self._index += 1
                 if tops == 1:
                     self.layout = DOCUMENT
-                    held = record
+                    self._held = record
                     more, newlines = buf.skip_whitespace()
                     if more and newlines and _starts_lines(record):
                         self.layout = LINES
                         record.position, record.position_kind = 1 + lead_newlines, "line"
-                        yield record
+                        yield from self._release()
                         rest = Replay(buf.data[buf.pos :], buf.stream)
-                        first = 2 + lead_newlines + newlines - 1
+                        first = 1 + lead_newlines + newlines
                         yield from iter_lines(rest, self._limit, first_line=first)
                         return
                     continue
-                if held is not None:
-                    yield held
-                    held = None
+                yield from self._release()
                 yield record
             more, _ = buf.skip_whitespace()
-        if held is not None:
-            if tops == 1:
-                held.position_kind = "document"
+        if self._held is not None and tops == 1:
+            self._held.position_kind = "document"
+        yield from self._release()
+
+    def _release(self) -> Iterator[RawRecord]:
+        """Yield the held first value, if any."""
+        if self._held is not None:
+            held, self._held = self._held, None
             yield held
 
     def _array(self) -> Iterator[RawRecord]:
@@ -322,12 +327,11 @@ class JsonValues:
                 return raw, value
         while True:
             data, start = buf.data, buf.pos
-            stop = start + width
-            if stop > len(data):
-                if buf.fill() >= 0:
-                    continue
-                stop = len(data)
-            final = stop == len(data) and buf.eof
+            stop = min(start + width, len(data))
+            final = buf.eof and stop == len(data)
+            # parse what was read before reading more: a read that fails (a truncated gzip)
+            # then loses no record that was complete before it
+            short = not buf.eof and stop < start + width
             while start < stop < len(data) and data[stop] & 0xC0 == 0x80:
                 stop -= 1  # end the window on a UTF-8 character boundary
             try:
@@ -340,7 +344,11 @@ class JsonValues:
                         return None
                     buf.pos = start + len(raw)
                     return raw, orjson.loads(raw)
-                if exc.msg.startswith("unexpected end of data") and not final and width < cap:
+                ended = exc.msg.startswith(_ENDED)
+                if short and (ended or exc.msg.startswith(_NOT_UTF8)):
+                    buf.fill()  # the window ends where the data read so far ends
+                    continue
+                if ended and not final and width < cap:
                     width = min(width * 4, cap)
                     continue
                 return None

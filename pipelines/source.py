@@ -255,6 +255,7 @@ def _read_file(
     if not records.is_archive:
         _skipped(stats, path)
         return
+    fmt = records.format  # what was read (the name may not have said)
     stats.files_read += 1
     stats.files_by_recognition[records.recognised_by] += 1
     stats.bytes_read += int(item.get("size_in_bytes") or 0)
@@ -267,7 +268,7 @@ def _read_file(
         {
             "file": path,
             "fileUrl": item["file_url"],
-            "format": records.format,
+            "format": fmt,
             "recognisedBy": records.recognised_by,
             "sizeBytes": item.get("size_in_bytes"),
             "modifiedAt": item["modification_date"],

@@ -277,3 +277,43 @@ def test_json_lines_in_a_truncated_gzip_without_a_name() -> None:
     # a gzip file that breaks before its first bytes inflate: one unreadable_file record
     fmt, by, rows = read(gzip.compress(lines[:300], mtime=0)[:-12], "tiny-export")
     assert (fmt, [r[2] for r in rows]) == ("empty.gz", ["unreadable_file"])
+
+
+def test_a_gzip_that_breaks_after_its_first_value_keeps_it() -> None:
+    first = event(0, pad=100)
+    rest = b"".join(json.dumps({"id": i, "h": f"{i**7:x}" * 9}).encode() for i in range(4000))
+    packed = gzip.compress(first + rest, mtime=0)
+    fmt, _, rows = read(packed[: len(packed) // 2], "a.json.gz")
+    assert rows[0] == ("index", 0, None, json.loads(first))
+    assert rows[-1][2] == "unreadable_file"
+
+
+class BreaksAfter(OneWayStream):
+    """A stream that fails (like a truncated gzip) once `data` is read."""
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = super().read(size)
+        if not chunk:
+            raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+        return chunk
+
+    def readline(self, size: int = -1) -> bytes:
+        line = super().readline(size)
+        if not line.endswith(b"\n"):
+            raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+        return line
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        event(0) + event(1) + event(2)[:30],
+        b"[" + event(0) + b", " + event(1) + b", " + event(2)[:30],
+        event(0) + b"\n" + event(1) + b"\n" + event(2)[:30],
+        event(0) + b"\n",
+    ],
+)
+def test_records_read_before_a_stream_breaks_are_kept(data: bytes) -> None:
+    rows = list(JsonValues(BreaksAfter(data, chunk=1 << 16), 1 << 20))
+    good = data.count(b"}")  # one closing brace per complete record
+    assert [r.reason for r in rows] == [None] * good + ["unreadable_file"]
