@@ -1,48 +1,45 @@
-"""Stream the records out of one archived file: JSON lines, a JSON document or array, gzipped.
+"""Recognise an archived file (by its name, else by its first bytes) and stream its records.
 
-Each file is read as a stream, so memory stays bounded by the largest record we accept,
-never by the file's size. Everything that cannot become a record is reported as a
-`RawRecord` with an error instead of raising, so the caller can quarantine it.
+A name ending in .jsonl/.ndjson/.json (optionally .gz) says what the file is. Any other
+file that is not hidden is recognised by its content, so that extensionless objects
+(AWS Data Firehose writes `<stream>-<version>-YYYY-MM-DD-HH-MM-SS-<uuid>`) load: gzip by
+its magic bytes (then the inflated bytes are looked at again), JSON by its first
+significant byte (`{` or `[`, after an optional BOM and whitespace). Everything else is
+not an archive and is skipped. Sniffing reads a few bytes and replays them, so bucket
+streams (not seekable) work the same as local files.
 """
 
 from __future__ import annotations
 
 import gzip
-import io
-import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO
 
-import ijson
-import orjson
-
+from pipelines import json_records as jr
 from pipelines import settings as s
+from pipelines.raw_records import RawRecord
 
-BOM = b"\xef\xbb\xbf"
-_SKIP_CHUNK = 1024 * 1024
-_READ_ERRORS = (OSError, EOFError, zlib.error)
+__all__ = ["RawRecord", "ArchiveRecords", "file_format", "is_hidden", "iter_records"]
+
+GZIP_MAGIC = b"\x1f\x8b"
+BY_NAME = "name"
+BY_CONTENT = "content"
+_SNIFF_CHUNK = 4096
+# a file that starts with more whitespace than this is not taken for JSON
+_SNIFF_LIMIT = 64 * 1024
 
 
-@dataclass
-class RawRecord:
-    """One record read from a file, or the reason it could not be parsed."""
-
-    position: int  # 1-based line number, or 0-based array index, or 0 for a whole document
-    position_kind: str  # "line", "index" or "document"
-    raw: bytes  # the record's text as read (possibly cut to RAW_TEXT_KEEP_BYTES)
-    value: Any = None
-    reason: str | None = None
-    detail: str | None = None
-    raw_size: int | None = None  # the full size when `raw` was cut
+def is_hidden(name: str) -> bool:
+    """Hidden files (.DS_Store, editor swap files) are never archives."""
+    return name.rsplit("/", 1)[-1].startswith(".")
 
 
 def file_format(name: str) -> str | None:
-    """Return the archive format of a file name ("jsonl", "json.gz", ...) or None to skip it."""
+    """The archive format a file name says ("jsonl", "json.gz", ...), or None if it does not."""
     lowered = name.lower()
     base = lowered.removesuffix(s.GZIP_SUFFIX)
-    if base.rsplit("/", 1)[-1].startswith("."):
-        return None  # hidden files (.DS_Store, editor swap files) are never archives
+    if is_hidden(base):
+        return None
     for suffix in s.LINE_FORMATS + s.DOCUMENT_FORMATS:
         if base.endswith(suffix):
             return lowered[lowered.rindex(suffix) + 1 :]
@@ -79,159 +76,112 @@ class _InflationLimit:
         return self._count(self._stream.readline(size))
 
 
-def open_decompressed(raw_stream: IO[bytes], fmt: str, size: int | None = None) -> IO[bytes]:
-    """Wrap a binary stream in a gzip reader, capped against gzip bombs, when the format says so."""
-    if fmt.endswith("gz"):
-        limit = max(s.MIN_INFLATED_CAP, s.MAX_INFLATION_RATIO * (size or 0))
-        return _InflationLimit(gzip.GzipFile(fileobj=raw_stream, mode="rb"), limit)  # type: ignore[return-value]
-    return raw_stream
+def _inflate(raw_stream: IO[bytes], size: int | None) -> IO[bytes]:
+    """A gzip reader, capped against gzip bombs."""
+    limit = max(s.MIN_INFLATED_CAP, s.MAX_INFLATION_RATIO * (size or 0))
+    return _InflationLimit(gzip.GzipFile(fileobj=raw_stream, mode="rb"), limit)  # type: ignore[return-value]
 
 
-def iter_records(stream: IO[bytes], fmt: str, max_record_bytes: int) -> Iterator[RawRecord]:
-    """Yield every record of a decompressed stream in file order."""
-    if fmt.removesuffix(".gz") in ("jsonl", "ndjson"):
-        yield from _iter_lines(stream, max_record_bytes, first_line=1)
-    else:
-        yield from _iter_document(stream, max_record_bytes)
+class _Broken:
+    """The rest of a stream that broke off while its first bytes were sniffed."""
 
-
-def _parse(text: bytes, position: int, kind: str) -> RawRecord:
-    try:
-        return RawRecord(position, kind, text, value=orjson.loads(text))
-    except orjson.JSONDecodeError as exc:
-        try:
-            text.decode("utf-8")
-        except UnicodeDecodeError as bad:
-            return RawRecord(
-                position, kind, text, reason=s.INVALID_ENCODING, detail=f"not UTF-8: {bad}"
-            )
-        return RawRecord(position, kind, text, reason=s.INVALID_JSON, detail=str(exc))
-
-
-def _too_large(position: int, kind: str, head: bytes, size: int, limit: int) -> RawRecord:
-    return RawRecord(
-        position,
-        kind,
-        head[: s.RAW_TEXT_KEEP_BYTES],
-        reason=s.RECORD_TOO_LARGE,
-        detail=f"record of {size} bytes or more exceeds the limit of {limit} bytes",
-        raw_size=size,
-    )
-
-
-def _unreadable(position: int, kind: str, exc: BaseException) -> RawRecord:
-    return RawRecord(
-        position,
-        kind,
-        b"",
-        reason=s.UNREADABLE_FILE,
-        detail=f"file could not be read past this point: {type(exc).__name__}: {exc}",
-    )
-
-
-def _iter_lines(stream: IO[bytes], limit: int, first_line: int) -> Iterator[RawRecord]:
-    line_no = first_line - 1
-    try:
-        while True:
-            line = stream.readline(limit + 1)
-            if not line:
-                return
-            line_no += 1
-            if line_no == 1 and line.startswith(BOM):
-                line = line[len(BOM) :]
-            if len(line) > limit and not line.endswith(b"\n"):
-                size = len(line)
-                while True:  # skip the rest of the oversized line without keeping it
-                    chunk = stream.readline(_SKIP_CHUNK)
-                    size += len(chunk)
-                    if not chunk or chunk.endswith(b"\n"):
-                        break
-                yield _too_large(line_no, "line", line, size, limit)
-                continue
-            text = line.strip()
-            if text:
-                yield _parse(text, line_no, "line")
-    except _READ_ERRORS as exc:
-        yield _unreadable(line_no + 1, "line", exc)
-
-
-def _first_significant_byte(stream: IO[bytes]) -> tuple[bytes, bytes]:
-    """Read past a BOM and whitespace; return (bytes consumed, first significant byte)."""
-    consumed = b""
-    while True:
-        byte = stream.read(1)
-        consumed += byte
-        if not byte:
-            return consumed, b""
-        if consumed == BOM[: len(consumed)] and len(consumed) <= len(BOM):
-            continue
-        if not byte.isspace():
-            return consumed, byte
-
-
-def _iter_document(stream: IO[bytes], limit: int) -> Iterator[RawRecord]:
-    try:
-        consumed, first = _first_significant_byte(stream)
-        if not first:
-            return  # an empty file holds no records
-        if first == b"[":
-            yield from _iter_array(stream)
-            return
-        body = consumed + stream.read(limit + 1 - len(consumed))
-        if len(body) > limit:
-            size = len(body) + sum(
-                len(chunk) for chunk in iter(lambda: stream.read(_SKIP_CHUNK), b"")
-            )
-            yield _too_large(0, "document", body, size, limit)
-            return
-    except _READ_ERRORS as exc:
-        yield _unreadable(0, "document", exc)
-        return
-    body = body.removeprefix(BOM)
-    record = _parse(body.strip(), 0, "document")
-    if record.reason == s.INVALID_JSON and b"\n" in body.strip():
-        # JSON lines saved under a .json name: read it as lines if its first line is an object
-        first_line = body.lstrip().split(b"\n", 1)[0].strip()
-        if isinstance(_parse(first_line, 1, "line").value, dict):
-            yield from _iter_lines(io.BytesIO(body), limit, first_line=1)
-            return
-    yield record
-
-
-def _iter_array(stream: IO[bytes]) -> Iterator[RawRecord]:
-    # ijson streams a large array element by element; it resumes after the "[" we consumed
-    index = 0
-    events = ijson.items(_Prepend(b"[", stream), "item", use_float=True)
-    while True:
-        try:
-            value = next(events)
-        except StopIteration:
-            return
-        except ijson.JSONError as exc:
-            yield RawRecord(index, "index", b"", reason=s.INVALID_JSON, detail=f"array: {exc}")
-            return
-        except UnicodeDecodeError as exc:
-            yield RawRecord(index, "index", b"", reason=s.INVALID_ENCODING, detail=str(exc))
-            return
-        except _READ_ERRORS as exc:
-            yield _unreadable(index, "index", exc)
-            return
-        yield RawRecord(index, "index", b"", value=value)
-        index += 1
-
-
-class _Prepend:
-    """A read-only stream that replays a few consumed bytes before the rest of `stream`."""
-
-    def __init__(self, head: bytes, stream: IO[bytes]) -> None:
-        self._head = head
-        self._stream = stream
+    def __init__(self, error: BaseException) -> None:
+        self._error = error
 
     def read(self, size: int = -1) -> bytes:
-        """Read up to `size` bytes, the replayed head first."""
-        if self._head and size != 0:  # ijson probes with read(0) first
-            head, self._head = self._head, b""
-            if size < 0:
-                return head + self._stream.read()
-            return head + self._stream.read(max(size - len(head), 0))
-        return self._stream.read(size)
+        """Raise the error the stream raised."""
+        raise self._error
+
+    def readline(self, size: int = -1) -> bytes:
+        """Raise the error the stream raised."""
+        raise self._error
+
+
+def _json_head(stream: IO[bytes]) -> tuple[bytes | None, IO[bytes]]:
+    """Read the first bytes; return them (or None when they do not open JSON) and the rest."""
+    head = b""
+    while len(head) < _SNIFF_LIMIT:
+        try:
+            chunk = stream.read(_SNIFF_CHUNK)
+        except jr.READ_ERRORS as exc:  # a truncated gzip file: its records before the break count
+            stream, chunk = _Broken(exc), b""  # type: ignore[assignment]
+        if not chunk:
+            text = head.removeprefix(jr.BOM).lstrip(b" \t\r\n")
+            if not text and isinstance(stream, _Broken):
+                return head, stream  # broke before any byte: read it, as an unreadable file
+            return (head if text[:1] in (b"{", b"[") else None), stream
+        head += chunk
+        if len(head) < len(jr.BOM) and jr.BOM.startswith(head):
+            continue
+        text = head.removeprefix(jr.BOM).lstrip(b" \t\r\n")
+        if text:
+            return (head if text[:1] in (b"{", b"[") else None), stream
+    return None, stream
+
+
+class ArchiveRecords:
+    """The records of one archived file; after reading, what it held and how it was known.
+
+    `format` (None until read) names what was read, as in raw.file_audit: `jsonl`, `json`
+    (one document), `json-array`, `json-concatenated`, `empty`, each with `.gz` when
+    gzipped; `not-json` when a file recognised by content turned out not to be an archive.
+    """
+
+    def __init__(
+        self, raw_stream: IO[bytes], name_format: str | None, limit: int, size: int | None
+    ) -> None:
+        self._raw = raw_stream
+        self._name_format = name_format
+        self._limit = limit
+        self._size = size
+        self.recognised_by = BY_NAME if name_format is not None else BY_CONTENT
+        self.format: str | None = None
+
+    @property
+    def is_archive(self) -> bool:
+        """False when the file, recognised by content, holds no JSON (skip it)."""
+        return self.format != "not-json"
+
+    def __iter__(self) -> Iterator[RawRecord]:
+        """Yield every record in file order (nothing when the file is not an archive)."""
+        if self._name_format is not None:
+            yield from self._by_name(self._name_format)
+        else:
+            yield from self._by_content()
+
+    def _by_name(self, fmt: str) -> Iterator[RawRecord]:
+        gz = fmt.endswith(".gz")
+        stream = _inflate(self._raw, self._size) if gz else self._raw
+        suffix = ".gz" if gz else ""
+        if fmt.removesuffix(".gz") in ("jsonl", "ndjson"):
+            self.format = jr.LINES + suffix
+            yield from jr.iter_lines(stream, self._limit)
+            return
+        values = jr.JsonValues(stream, self._limit)
+        try:
+            yield from values
+        finally:
+            self.format = values.layout + suffix
+
+    def _by_content(self) -> Iterator[RawRecord]:
+        magic = self._raw.read(len(GZIP_MAGIC))
+        stream: IO[bytes] = jr.Replay(magic, self._raw)  # type: ignore[assignment]
+        suffix = ""
+        if magic == GZIP_MAGIC:
+            stream, suffix = _inflate(stream, self._size), ".gz"
+        head, stream = _json_head(stream)
+        if head is None:
+            self.format = "not-json"
+            return
+        values = jr.JsonValues(stream, self._limit, head=head)
+        try:
+            yield from values
+        finally:
+            self.format = values.layout + suffix
+
+
+def iter_records(
+    raw_stream: IO[bytes], name_format: str | None, limit: int, size: int | None = None
+) -> ArchiveRecords:
+    """The records of a file as read from storage (compressed or not); reads lazily."""
+    return ArchiveRecords(raw_stream, name_format, limit, size)

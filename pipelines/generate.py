@@ -1,6 +1,7 @@
 """Generate a deterministic archive of Pexip Engage webhook deliveries, plus a manifest of truths.
 
-    python -m pipelines.generate --events 3000 --out data/archive --seed 42 [--corrupt]
+    python -m pipelines.generate --events 3000 --out data/archive --seed 42 [--corrupt] \
+        [--layout firehose]
 
 The archive mimics what a webhook receiver stores: callback-request create/update events
 and appointment events, re-delivered duplicates, out-of-order deliveries, and files of
@@ -8,6 +9,8 @@ many shapes (.jsonl/.ndjson/.json arrays/single .json, gzip, CRLF, BOM, blank li
 `YYYY/MM/DD` folders. `--corrupt` adds corrupt records of every kind (with reason codes)
 and one non-event file. The manifest (default `<out>.manifest.json`, beside the archive,
 never inside it) holds exact counts of what was written. Same seed => identical bytes.
+`--layout firehose` writes what an AWS Data Firehose stream writes instead: extensionless
+objects of records back to back in `YYYY/MM/dd/HH` folders (see generator/firehose.py).
 """
 
 from __future__ import annotations
@@ -101,6 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="probability that a file is gzip-compressed (default 0.3)",
     )
     p.add_argument(
+        "--layout",
+        choices=("receiver", "firehose"),
+        default="receiver",
+        help="receiver: files of every shape in YYYY/MM/DD (default); firehose: AWS Data "
+        "Firehose objects (extensionless, records back to back) in YYYY/MM/dd/HH",
+    )
+    p.add_argument(
         "--manifest",
         type=Path,
         default=None,
@@ -131,7 +141,9 @@ def _check_output(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
         protected = {Path("/"), Path.home().resolve(), Path.cwd().resolve()}
         if out in protected or _is_inside(Path.cwd().resolve(), out):
             parser.error(f"refusing to delete {args.out}")
-    corrupt_total = GeneratorConfig(args.events, out, corrupt=args.corrupt).corrupt_total()
+    corrupt_total = GeneratorConfig(
+        args.events, out, corrupt=args.corrupt, layout=args.layout
+    ).corrupt_total()
     if args.corrupt and args.events < 2 * corrupt_total:
         parser.error(f"--corrupt needs --events >= {2 * corrupt_total}")
     return manifest
@@ -158,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         start=args.start,
         days=args.days,
         gzip_share=args.gzip_share,
+        layout=args.layout,
     )
     began = time.perf_counter()
     manifest = generate(cfg)

@@ -21,6 +21,9 @@ class RunStats:
     rejected: Counter[str] = field(default_factory=Counter)
     loaded_by_table: Counter[str] = field(default_factory=Counter)
     skipped_examples: list[str] = field(default_factory=list)
+    last_skipped: str | None = None
+    # files read, by how their format was recognised: "name" or "content"
+    files_by_recognition: Counter[str] = field(default_factory=Counter)
 
     @property
     def rejected_total(self) -> int:

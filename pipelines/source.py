@@ -19,13 +19,14 @@ from typing import IO, Any
 
 import dlt
 import orjson
-from dlt.common.schema.typing import TSimpleRegex
+from dlt.common.data_types import TDataType
+from dlt.common.schema.typing import TSimpleRegex, TTableSchemaColumns
 from dlt.sources import DltResource
 from dlt.sources.filesystem import FileItemDict, filesystem
 from fsspec.spec import AbstractBufferedFile
 
 from pipelines import settings as s
-from pipelines.archive_files import RawRecord, file_format, iter_records, open_decompressed
+from pipelines.archive_files import RawRecord, file_format, is_hidden, iter_records
 from pipelines.errors import EXIT_PERMISSION, EXIT_SOURCE, ExpectedFailure
 from pipelines.records import to_raw_row, validate
 from pipelines.redact import redact_url
@@ -40,6 +41,12 @@ _BUCKET_READ_BUFFER = 1024 * 1024
 
 # given event ids, return those the warehouse already holds
 KnownEventsLookup = Callable[[list[str]], set[str]]
+
+
+def _columns(**types: TDataType) -> TTableSchemaColumns:
+    """Complete column hints (snake_case names, as dlt names them), all nullable."""
+    return {name: {"data_type": kind, "nullable": True} for name, kind in types.items()}
+
 
 # delete-insert (not insert-only): if a load is killed midway and re-run, dlt deletes what
 # the first attempt inserted, root and child rows alike, so nothing is stored twice
@@ -58,15 +65,43 @@ TABLE_HINTS = {
         table_name=s.REJECTED_EVENTS,
         write_disposition={"disposition": "merge", "strategy": "delete-insert"},
         primary_key="rejection_id",
-        columns={"event_id": {"data_type": "text", "nullable": True}},
+        columns=_columns(
+            rejection_id="text",
+            source_file="text",
+            file_url="text",
+            position_kind="text",
+            position="bigint",
+            reason="text",
+            detail="text",
+            event_id="text",
+            raw_text="text",
+            raw_size_bytes="bigint",
+            raw_truncated="bool",
+            rejected_at="timestamp",
+        ),
     ),
     s.FILE_AUDIT: dlt.mark.make_hints(
         table_name=s.FILE_AUDIT,
         write_disposition={"disposition": "merge", "strategy": "delete-insert"},
         primary_key=["file", "read_at"],
-        columns={"size_bytes": {"data_type": "bigint", "nullable": True}},
+        columns=_columns(
+            file="text",
+            file_url="text",
+            format="text",
+            recognised_by="text",
+            size_bytes="bigint",
+            modified_at="timestamp",
+            read_at="timestamp",
+            records_read="bigint",
+            events_loaded="bigint",
+            duplicates="bigint",
+            rejected="bigint",
+            rejected_by_reason="text",
+        ),
     ),
 }
+# the quarantine and the audit exist from the first run on, empty or not (see `raw_tables`)
+MATERIALIZED_TABLES = (s.REJECTED_EVENTS, s.FILE_AUDIT)
 
 
 @dlt.source(name=s.SOURCE_NAME)
@@ -77,7 +112,7 @@ def webhook_archive(
     stats: RunStats | None = None,
     known_events: KnownEventsLookup | None = None,
     on_file: Callable[[RunStats], None] | None = None,
-) -> DltResource:
+) -> list[DltResource]:
     """Read the archive at `bucket_url` (folder path or s3://, gs://, az://, file:// URL).
 
     Credentials for buckets come from dlt config, secrets or environment variables
@@ -92,13 +127,31 @@ def webhook_archive(
     reader = dlt.transformer(name="archive_records", max_table_nesting=s.MAX_TABLE_NESTING)(
         _archive_records
     )
-    return files | reader(
+    records = files | reader(
         max_record_bytes=max_record_bytes,
         stats=stats if stats is not None else RunStats(),
         seen_ids=set(),  # shared by every page of files of this run
         known_events=known_events,
         on_file=on_file,
     )
+    return [records, dlt.resource(raw_tables, name="raw_tables")]
+
+
+def raw_tables() -> Iterator[Any]:
+    """Create the quarantine and audit tables, empty, on the first run (and after a refresh).
+
+    Without this they would appear only once a record is rejected, and the README's queries
+    would fail with "table does not exist". Only the first run does it (the resource's state
+    remembers), so a run with nothing new still extracts nothing.
+    """
+    state = dlt.current.resource_state()
+    if state.get("materialized"):
+        return
+    for table in MATERIALIZED_TABLES:
+        yield dlt.mark.with_hints(
+            dlt.mark.materialize_table_schema(), TABLE_HINTS[table], create_table_variant=True
+        )
+    state["materialized"] = True
 
 
 def _archive_records(
@@ -128,29 +181,37 @@ def _archive_records(
     for item in sorted(file_items, key=lambda listed: listed["relative_path"]):
         stats.files_listed += 1
         path = item["relative_path"]
-        fmt = file_format(path)
-        if fmt is None:
-            stats.files_skipped += 1
-            if len(stats.skipped_examples) < 5:
-                stats.skipped_examples.append(path)
+        if is_hidden(path):
+            _skipped(stats, path)
             continue
         fingerprint = f"{item.get('size_in_bytes')}|{item['modification_date'].isoformat()}"
         if seen_files.get(path) == fingerprint:
             stats.files_unchanged += 1
             continue
+        # a name that does not say the format (None) leaves it to the file's first bytes
+        fmt = file_format(path)
         for table, row in _read_file(
             item, path, fmt, max_record_bytes, stats, seen_ids, known_events
         ):
             yield mark(table, row)
+        if stats.last_skipped == path:
+            continue  # not an archive after all: looked at again next run, like any skipped file
         seen_files[path] = fingerprint
         if on_file is not None:
             on_file(stats)
 
 
+def _skipped(stats: RunStats, path: str) -> None:
+    stats.files_skipped += 1
+    stats.last_skipped = path
+    if len(stats.skipped_examples) < 5:
+        stats.skipped_examples.append(path)
+
+
 def _read_file(
     item: FileItemDict,
     path: str,
-    fmt: str,
+    fmt: str | None,
     max_record_bytes: int,
     stats: RunStats,
     seen_ids: set[str],
@@ -174,8 +235,8 @@ def _read_file(
         pending.clear()
 
     with _open(item) as raw_stream:
-        stream = open_decompressed(raw_stream, fmt, item.get("size_in_bytes"))
-        for record in iter_records(stream, fmt, max_record_bytes):
+        records = iter_records(raw_stream, fmt, max_record_bytes, item.get("size_in_bytes"))
+        for record in records:
             counts["read"] += 1
             problem = _problem(record)
             if problem is not None:
@@ -192,7 +253,12 @@ def _read_file(
                 yield from flush()
         yield from flush()
 
+    if not records.is_archive:
+        _skipped(stats, path)
+        return
+    fmt = records.format  # what was read (the name may not have said)
     stats.files_read += 1
+    stats.files_by_recognition[records.recognised_by] += 1
     stats.bytes_read += int(item.get("size_in_bytes") or 0)
     stats.records_read += counts["read"]
     stats.events_loaded += counts["loaded"]
@@ -204,6 +270,7 @@ def _read_file(
             "file": path,
             "fileUrl": redact_url(item["file_url"]),
             "format": fmt,
+            "recognisedBy": records.recognised_by,
             "sizeBytes": item.get("size_in_bytes"),
             "modifiedAt": item["modification_date"],
             "readAt": read_at,

@@ -26,11 +26,19 @@ def format_summary(
     ]
     if result is not None:
         st = result.stats
-        skipped = f", {st.files_skipped} skipped (not .json/.jsonl/.ndjson[.gz])"
+        skipped = f", {st.files_skipped} skipped (not JSON by name or content)"
         if st.skipped_examples:
             skipped += f" e.g. {', '.join(st.skipped_examples[:3])}"
+        lines.append(
+            f"  files       {_n(st.files_read)} read, {_n(st.files_unchanged)} unchanged{skipped}"
+        )
+        if st.files_read:
+            by = st.files_by_recognition
+            lines.append(
+                f"              format known by name {_n(by['name'])}"
+                f" (.json/.jsonl/.ndjson[.gz]), by content {_n(by['content'])}"
+            )
         lines += [
-            f"  files       {_n(st.files_read)} read, {_n(st.files_unchanged)} unchanged{skipped}",
             f"  records     {_n(st.records_read)} read ({st.bytes_read / 1e6:,.1f} MB)",
             f"  events      {_n(st.events_loaded)} loaded, {_n(st.duplicates)} duplicates",
         ]

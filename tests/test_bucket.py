@@ -353,3 +353,37 @@ def test_read_error_after_open_fails_the_run_instead_of_rejecting_the_file(
         list(rows)
     assert failure.value.exit_code == EXIT_SOURCE
     assert failure.value.message.startswith(f"cannot read s3://{BUCKET}/vanishing/a.jsonl: ")
+
+
+@pytest.mark.slow
+def test_firehose_archive_loads_from_the_bucket_like_from_a_folder(
+    s3: S3Server, tmp_path: Path
+) -> None:
+    """Extensionless objects of records back to back (gzipped or not), recognised by content
+    through the non-seekable bucket stream, give the same warehouse as the same folder."""
+    archive = tmp_path / "firehose"
+    manifest = generate(archive, 300, 9, "--corrupt", "--layout", "firehose", "--gzip-share", "0.4")
+    prefix = "firehose/raw"
+    assert upload(s3.client(), archive, prefix) == manifest["files_total"] + 1
+    local_db = tmp_path / "local.duckdb"
+    local = run_job("--source", str(archive), "--database", str(local_db))
+    assert local.returncode == 0, local.stderr
+    database = tmp_path / "bucket.duckdb"
+    bucket = run_job(
+        "--source", f"s3://{BUCKET}/{prefix}", "--database", str(database), env=s3.env()
+    )
+    assert bucket.returncode == 0, bucket.stderr
+    total = manifest["files_total"]
+    assert f"format known by name 0 (.json/.jsonl/.ndjson[.gz]), by content {total}" in (
+        bucket.stdout
+    )
+    counts = table_counts(database)
+    assert counts == table_counts(local_db)
+    assert counts["rejected_events"] == manifest["rejected_total"]
+    assert counts["callback_request_events"] == manifest["callback_request_events"]
+    rejected = "select source_file, position_kind, position, reason from raw.rejected_events"
+    assert query(database, rejected + " order by all") == query(
+        local_db, rejected + " order by all"
+    )
+    audit = "select file, format, recognised_by, records_read, rejected from raw.file_audit"
+    assert query(database, audit + " order by all") == query(local_db, audit + " order by all")

@@ -83,7 +83,7 @@ def test_hostile_archive(tmp_path: Path) -> None:
     assert rejected == {
         "bad-utf8.jsonl": "invalid_encoding",
         "deep-line.jsonl": "invalid_json",  # the JSON parser refuses 10,000 levels
-        "deep-array.json": "missing_field",  # parsed, then fails the envelope rules
+        "deep-array.json": "invalid_json",  # an array element is a record like a line
         "deep-event.json": "too_deeply_nested",
         "huge-line.jsonl": "record_too_large",
         "bomb.jsonl.gz": "unreadable_file",

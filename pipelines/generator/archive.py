@@ -51,6 +51,9 @@ class Shape:
         return self.fmt in ("jsonl", "ndjson")
 
 
+# the file that takes corrupt records no other file could hold
+LEFTOVER_SHAPE = Shape("jsonl")
+
 # shapes used for the first files, so that small archives hold every shape
 FORCED_STREAM_SHAPES = (
     Shape("jsonl"),
@@ -116,6 +119,7 @@ class ArchiveWriter:
         self.file_seq = 0
         self.good_written = 0
         self.last_at = 0
+        self._leftover_shape = LEFTOVER_SHAPE
 
     # -- shapes ---------------------------------------------------------------------------------
     def _capacity(self) -> int:
@@ -162,7 +166,7 @@ class ArchiveWriter:
             self._write_file(single, at, self.file_seq, [raw], [], None)
             return
         cur = self.current
-        day = at // DAY_MS
+        day = self._period(at)
         if cur is not None and (cur.day != day or len(cur.records) >= cur.capacity):
             self._flush()
             cur = None
@@ -174,6 +178,10 @@ class ArchiveWriter:
         cur.records.append(raw)
         if cur.tail is not None:
             self._flush()  # the receiver crashed while writing the next line
+
+    def _period(self, at: int) -> int:
+        """Files do not span periods (days): a new day starts a new file."""
+        return at // DAY_MS
 
     def _place_pending(self, cur: OpenFile) -> None:
         if not self.pending:
@@ -213,7 +221,9 @@ class ArchiveWriter:
             corrupt = [(i, r) for i, r in enumerate(others)]
             tail = tails.pop() if tails else None
             records = [r.raw for r in others]
-            self._write_file(Shape("jsonl"), self.last_at, self.file_seq, records, corrupt, tail)
+            self._write_file(
+                self._leftover_shape, self.last_at, self.file_seq, records, corrupt, tail
+            )
             others = []
 
     # -- files ----------------------------------------------------------------------------------
@@ -243,16 +253,7 @@ class ArchiveWriter:
             data = records[0] + b"\n"
             if shape.indent:
                 data = orjson.dumps(orjson.loads(records[0]), option=orjson.OPT_INDENT_2) + b"\n"
-        path = self.root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as fh:
-            if shape.gz:
-                with gzip.GzipFile(
-                    filename="", mode="wb", fileobj=fh, mtime=0, compresslevel=GZIP_LEVEL
-                ) as gz:
-                    gz.write(data)
-            else:
-                fh.write(data)
+        self._write_bytes(rel, data, shape.gz)
         corrupt_rows = []
         for index, rec in corrupt:
             where = {"line": positions[index]} if shape.lines else {"index": index}
@@ -260,6 +261,19 @@ class ArchiveWriter:
         if tail is not None:
             corrupt_rows.append((tail, {"line": positions[len(records)]}))
         self.stats.on_file(rel, shape, len(records) + (tail is not None), corrupt_rows)
+
+    def _write_bytes(self, rel: str, data: bytes, gz: bool) -> None:
+        """Write one file under the archive root, gzipped deterministically when `gz`."""
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as fh:
+            if gz:
+                with gzip.GzipFile(
+                    filename="", mode="wb", fileobj=fh, mtime=0, compresslevel=GZIP_LEVEL
+                ) as out:
+                    out.write(data)
+            else:
+                fh.write(data)
 
     def _lines(
         self, shape: Shape, records: list[bytes], tail: CorruptRecord | None

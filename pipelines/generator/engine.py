@@ -23,6 +23,7 @@ import orjson
 from pipelines.generator.archive import ArchiveWriter
 from pipelines.generator.catalog import build_catalog
 from pipelines.generator.corrupt import KINDS, CorruptFactory
+from pipelines.generator.firehose import EXCLUDED_KINDS, FIREHOSE, FirehoseWriter
 from pipelines.generator.lifecycle import (
     Planner,
     RequestPlan,
@@ -50,6 +51,12 @@ class GeneratorConfig:
     start: date = date(2025, 1, 6)
     days: int = 30
     gzip_share: float = 0.3
+    layout: str = "receiver"  # or "firehose": see pipelines/generator/firehose.py
+
+    def corrupt_kinds(self) -> list[str]:
+        """The corrupt kinds `--corrupt` writes in this layout."""
+        excluded = EXCLUDED_KINDS if self.layout == FIREHOSE else frozenset()
+        return [kind for kind in KINDS if kind not in excluded]
 
     def corrupt_per_kind(self) -> int:
         """How many corrupt records of each kind `--corrupt` adds."""
@@ -57,7 +64,7 @@ class GeneratorConfig:
 
     def corrupt_total(self) -> int:
         """Total corrupt records (all kinds)."""
-        return self.corrupt_per_kind() * len(KINDS)
+        return self.corrupt_per_kind() * len(self.corrupt_kinds())
 
 
 class Engine:
@@ -79,12 +86,13 @@ class Engine:
         due: list[tuple[int, str]] = []
         if cfg.corrupt:
             factory = CorruptFactory(self.catalog, cfg.seed, self.end_ms)
-            kinds = [k for k in KINDS for _ in range(cfg.corrupt_per_kind())]
+            kinds = [k for k in cfg.corrupt_kinds() for _ in range(cfg.corrupt_per_kind())]
             crng = factory.rng
             crng.shuffle(kinds)
             positions = sorted(crng.randrange(max(1, self.good_target)) for _ in kinds)
             due = list(zip(positions, kinds, strict=True))
-        self.writer = ArchiveWriter(
+        writer = FirehoseWriter if cfg.layout == FIREHOSE else ArchiveWriter
+        self.writer = writer(
             cfg.out,
             random.Random(f"{cfg.seed}:files"),
             self.stats,
@@ -270,6 +278,7 @@ class Engine:
                 "window_end": iso_ms(self.end_ms),
                 "corrupt": cfg.corrupt,
                 "gzip_share": cfg.gzip_share,
+                "layout": cfg.layout,
             }
         )
 
