@@ -9,7 +9,7 @@ import duckdb
 from dlt.common.configuration.exceptions import ConfigFieldMissingException, LookupTraces
 from dlt.extract.exceptions import ResourceExtractionError
 
-from pipelines.redact import redact_text
+from pipelines.common.redact import redact_text
 
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1

@@ -19,15 +19,15 @@ from dlt.pipeline.pipeline import Pipeline
 from dlt.sources.filesystem import filesystem
 
 from pipelines import settings as s
-from pipelines.errors import EXIT_CHECK_FAILED, EXIT_PERMISSION, EXIT_SOURCE, ExpectedFailure
-from pipelines.housekeeping import prune_loaded_packages, prune_state_history
-from pipelines.known_events import WarehouseEventIndex
-from pipelines.progress import Progress
-from pipelines.reconcile import AuditReport, reconcile_warehouse
-from pipelines.redact import redact_url
-from pipelines.run_stats import RunStats
-from pipelines.source import webhook_archive
-from pipelines.warehouse_sync import attach_to_warehouse
+from pipelines.cli.progress import Progress
+from pipelines.common.errors import EXIT_CHECK_FAILED, EXIT_PERMISSION, EXIT_SOURCE, ExpectedFailure
+from pipelines.common.redact import redact_url
+from pipelines.load.housekeeping import prune_loaded_packages, prune_state_history
+from pipelines.load.known_events import WarehouseEventIndex
+from pipelines.load.reconcile import AuditReport, reconcile_warehouse
+from pipelines.load.run_stats import RunStats
+from pipelines.load.source import webhook_archive
+from pipelines.load.warehouse_sync import attach_to_warehouse
 
 log = logging.getLogger(__name__)
 
