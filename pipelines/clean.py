@@ -11,6 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from dlt.common.configuration.exceptions import ConfigurationException
+
 from pipelines.common.errors import EXIT_OK, ExpectedFailure
 from pipelines.config import database_setting
 from pipelines.warehouse.clean import clean
@@ -26,7 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="only list what would go")
     parser.add_argument("--wait", type=float, default=0.0, metavar="SECONDS")
     args = parser.parse_args(argv)
-    database = Path(database_setting(args.database))
+    try:
+        database = Path(database_setting(args.database))
+    except ConfigurationException as exc:
+        parser.error(f"configuration: {exc}")
     try:
         removed = clean(database, args.wait, args.dry_run)
     except ExpectedFailure as failure:

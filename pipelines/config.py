@@ -1,7 +1,7 @@
 """The job's configuration, typed and resolved the dlt way (`.dlt/config.toml`,
 `.dlt/secrets.toml`, environment variables), then the documented defaults.
 
-- `WarehouseConfiguration`, section `[warehouse]` (`WAREHOUSE__<FIELD>`): the warehouse, DuckDB's
+- `WarehouseConfiguration` (with `WarehouseLocation`, its `database` alone), section `[warehouse]` (`WAREHOUSE__<FIELD>`): the warehouse, DuckDB's
   memory limit, the record size limit and the settings of the marts, the pseudonymization key
   a secret (read from `.dlt/secrets.toml` or the environment, never from `config.toml`).
 - `WebhookArchiveConfiguration`, section `[sources.webhook_archive]`
@@ -33,10 +33,22 @@ def _as_tuple(value: object, default: tuple[str, ...]) -> tuple[str, ...]:
 
 
 @configspec
-class WarehouseConfiguration(BaseConfiguration):
-    """`[warehouse]`: the warehouse and the settings of its marts (an empty value = default)."""
+class WarehouseLocation(BaseConfiguration):
+    """`[warehouse] database` alone: all `make clean` needs (an empty value = the default)."""
 
     database: str | None = s.DEFAULT_DATABASE
+
+    __section__: ClassVar[str] = "warehouse"  # looked up as `warehouse.<field>` only
+
+    def on_resolved(self) -> None:
+        """An empty value falls back to the default."""
+        self.database = self.database or s.DEFAULT_DATABASE
+
+
+@configspec
+class WarehouseConfiguration(WarehouseLocation):
+    """`[warehouse]`: the warehouse and the settings of its marts (an empty value = default)."""
+
     max_record_bytes: int | None = s.DEFAULT_MAX_RECORD_BYTES
     duckdb_memory_limit: str | None = s.DEFAULT_DUCKDB_MEMORY_LIMIT
     # a TOML list or a comma-separated string; a tuple of str once resolved
@@ -45,11 +57,9 @@ class WarehouseConfiguration(BaseConfiguration):
     # a secret: never in a repr, a log line or an error (None: the development key is used)
     pseudonymization_key: TSecretStrValue | None = None
 
-    __section__: ClassVar[str] = "warehouse"  # looked up as `warehouse.<field>` only
-
     def on_resolved(self) -> None:
         """Empty values fall back to the defaults; lists become tuples, normalised in case."""
-        self.database = self.database or s.DEFAULT_DATABASE
+        super().on_resolved()
         self.max_record_bytes = self.max_record_bytes or s.DEFAULT_MAX_RECORD_BYTES
         self.duckdb_memory_limit = self.duckdb_memory_limit or s.DEFAULT_DUCKDB_MEMORY_LIMIT
         self.language_preference = tuple(
@@ -87,4 +97,4 @@ def source_config() -> WebhookArchiveConfiguration:
 def database_setting(cli_value: str | None = None) -> str:
     """The warehouse: `cli_value`, else `warehouse.database` / `WAREHOUSE__DATABASE`, else the
     default."""
-    return cli_value or str(warehouse_config().database)
+    return cli_value or str(resolve_configuration(WarehouseLocation()).database)

@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from dlt.common.configuration.exceptions import ConfigurationException
+
 from pipelines import settings as s
 from pipelines.cli.progress import Progress
 from pipelines.cli.summary import format_summary
@@ -76,9 +78,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     args = parser.parse_args(argv)
-    warehouse = warehouse_config()
+    try:
+        warehouse = warehouse_config()
+        source = source_config()
+    except ConfigurationException as exc:  # a value of the wrong type, a secret in config.toml
+        parser.error(f"configuration: {exc}")
     args.warehouse = warehouse
-    args.source = args.source or source_config().bucket_url
+    args.source = args.source or source.bucket_url
     args.database = args.database or warehouse.database
     args.memory_limit = warehouse.duckdb_memory_limit
     args.max_record_bytes = args.max_record_bytes or warehouse.max_record_bytes

@@ -20,7 +20,7 @@ EXIT_PERMISSION = 5
 EXIT_DISK_FULL = 6
 EXIT_CHECK_FAILED = 7
 
-# name of the resource of dlt's filesystem source that lists the archive (pipelines/source.py)
+# name of the resource of dlt's filesystem source that lists the archive (pipelines/load/source.py)
 LISTING_RESOURCE = "filesystem"
 CREDENTIALS_HINT = (
     "set [sources.filesystem.credentials] in .dlt/secrets.toml "
