@@ -47,7 +47,7 @@ bench: venv
 	$(PY) -m bench.benchmark --events $(BENCH_EVENTS) --output data/bench/results-$(BENCH_EVENTS).md
 
 sample: venv
-	$(PY) -m pipelines.generate --events 3000 --out data/archive --seed 42 --corrupt --start 2026-09-01 --days 61 --gzip-share 1.0 --overwrite
+	$(PY) -m devtools.generate --events 3000 --out data/archive --seed 42 --corrupt --start 2026-09-01 --days 61 --gzip-share 1.0 --overwrite
 
 lock:
 	rm -rf /tmp/lock-venv && $(PYTHON) -m venv /tmp/lock-venv

@@ -223,7 +223,7 @@ def generate_archive(out: Path, events: int, seed: int) -> dict[str, Any]:
             return manifest
     log.info("generating %s: %d deliveries, seed %d, uncompressed", out, events, seed)
     out.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "pipelines.generate", "--events", str(events)]
+    command = [sys.executable, "-m", "devtools.generate", "--events", str(events)]
     command += ["--out", str(out), "--seed", str(seed), "--gzip-share", "0", "--overwrite", "-q"]
     subprocess.run(command, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
     return json.loads(manifest_path.read_text())

@@ -1,8 +1,8 @@
 """Command line of the ELT job: `python -m pipelines.run` loads the archive, then builds marts.
 
-Settings come from the command line, else dlt config (`.dlt/config.toml`, environment
-variables such as `SOURCES__WEBHOOK_ARCHIVE__BUCKET_URL` and `WAREHOUSE__DATABASE`), else the
-defaults (`data/archive` into `data/warehouse.duckdb`).
+Settings come from the command line, else dlt config (`pipelines.config`: `.dlt/config.toml`,
+environment variables such as `SOURCES__WEBHOOK_ARCHIVE__BUCKET_URL` and `WAREHOUSE__DATABASE`),
+else the defaults (`data/archive` into `data/warehouse.duckdb`).
 """
 
 from __future__ import annotations
@@ -14,10 +14,12 @@ import sys
 import time
 from pathlib import Path
 
-import dlt
+from dlt.common.configuration.exceptions import ConfigurationException
 
 from pipelines import settings as s
-from pipelines.errors import (
+from pipelines.cli.progress import Progress
+from pipelines.cli.summary import format_summary
+from pipelines.common.errors import (
     CREDENTIALS_HINT,
     EXIT_OK,
     EXIT_SOURCE,
@@ -25,9 +27,7 @@ from pipelines.errors import (
     ExpectedFailure,
     classify,
 )
-from pipelines.load import LoadResult, load_archive
-from pipelines.progress import Progress
-from pipelines.redact import (
+from pipelines.common.redact import (
     has_credentials,
     install_log_redaction,
     redact_text,
@@ -35,23 +35,13 @@ from pipelines.redact import (
     remember,
     url_secrets,
 )
-from pipelines.run_lock import exclusive_run
-from pipelines.summary import format_summary
-from pipelines.transform_settings import load_transform_settings
-from pipelines.transforms import BuildResult, build_models
+from pipelines.config import source_config, warehouse_config
+from pipelines.load.pipeline import LoadResult, load_archive
+from pipelines.marts.runner import BuildResult, build_models
+from pipelines.marts.transform_settings import load_transform_settings
+from pipelines.warehouse.run_lock import exclusive_run
 
 log = logging.getLogger("pipelines")
-
-
-def _config(key: str, default: str) -> str:
-    value = dlt.config.get(key)
-    return str(value) if value not in (None, "") else default
-
-
-def database_setting(cli_value: str | None = None) -> str:
-    """The warehouse file: `cli_value`, else dlt config (`warehouse.database`,
-    `WAREHOUSE__DATABASE`), else the default."""
-    return cli_value or _config("warehouse.database", s.DEFAULT_DATABASE)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -88,12 +78,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     args = parser.parse_args(argv)
-    args.source = args.source or _config("sources.webhook_archive.bucket_url", s.DEFAULT_SOURCE)
-    args.database = database_setting(args.database)
-    args.memory_limit = _config("warehouse.duckdb_memory_limit", s.DEFAULT_DUCKDB_MEMORY_LIMIT)
-    args.max_record_bytes = args.max_record_bytes or int(
-        _config("warehouse.max_record_bytes", str(s.DEFAULT_MAX_RECORD_BYTES))
-    )
+    try:
+        warehouse = warehouse_config()
+        source = source_config()
+    except ConfigurationException as exc:  # a value of the wrong type, a secret in config.toml
+        parser.error(f"configuration: {exc}")
+    args.warehouse = warehouse
+    args.source = args.source or source.bucket_url
+    args.database = args.database or warehouse.database
+    args.memory_limit = warehouse.duckdb_memory_limit
+    args.max_record_bytes = args.max_record_bytes or warehouse.max_record_bytes
     return args
 
 
@@ -157,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             log.info("building staging, intermediate and marts")
             built = build_models(
                 database,
-                load_transform_settings(),
+                load_transform_settings(args.warehouse),
                 force=args.transforms_only,
                 memory_limit=args.memory_limit,
             )

@@ -156,7 +156,7 @@ def generate(out: Path, events: int, seed: int, *extra: str) -> dict:
         [
             sys.executable,
             "-m",
-            "pipelines.generate",
+            "devtools.generate",
             "--events",
             str(events),
             "--out",

@@ -26,9 +26,9 @@ import s3fs
 from conftest import callback_event, generate, jsonl, mart_names, query, run_job, table_counts
 from dlt.common.storages.fsspec_filesystem import FileItemDict, glob_files
 
-from pipelines import source
-from pipelines.errors import EXIT_SOURCE, ExpectedFailure
-from pipelines.run_stats import RunStats
+from pipelines.common.errors import EXIT_SOURCE, ExpectedFailure
+from pipelines.load import source
+from pipelines.load.run_stats import RunStats
 
 pytestmark = pytest.mark.slow  # a real server process per module
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import callback_event, generate, jsonl, query, write_files
 
-from pipelines.load import LoadResult, load_archive
-from pipelines.summary import format_summary
+from pipelines.cli.summary import format_summary
+from pipelines.load.pipeline import LoadResult, load_archive
 
 NAME = "2024/08/17/10/engage-webhooks-1-2024-08-17-10-00-00-0b6ea1b7-0b4e-4d1c-9e8f-1c2d3e4f5a6b"
 

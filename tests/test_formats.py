@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from pipelines.archive_files import file_format, iter_records
-from pipelines.json_records import JsonValues
+from pipelines.archive.files import file_format, iter_records
+from pipelines.archive.json_records import JsonValues
 
 BOM = b"\xef\xbb\xbf"
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.generate import main
+from devtools.generate import main
 
 SPEC_EXAMPLES = (
     Path(__file__).parent / "fixtures" / "callback-request-create.example.json",

@@ -18,8 +18,8 @@ from conftest import (
 )
 
 from pipelines import settings as s
-from pipelines.housekeeping import prune_loaded_packages, prune_state_history
-from pipelines.load import load_archive, make_pipeline, pipelines_dir_for
+from pipelines.load.housekeeping import prune_loaded_packages, prune_state_history
+from pipelines.load.pipeline import load_archive, make_pipeline, pipelines_dir_for
 
 BOM = b"\xef\xbb\xbf"
 

@@ -10,9 +10,10 @@ from datetime import UTC, datetime
 import pytest
 from conftest import callback_event, jsonl
 
-from pipelines import redact, source
-from pipelines.errors import EXIT_SOURCE, ExpectedFailure
-from pipelines.redact import (
+from pipelines.cli.summary import format_summary
+from pipelines.common import redact
+from pipelines.common.errors import EXIT_SOURCE, ExpectedFailure
+from pipelines.common.redact import (
     has_credentials,
     install_log_redaction,
     redact_text,
@@ -20,9 +21,9 @@ from pipelines.redact import (
     remember,
     url_secrets,
 )
-from pipelines.run_stats import RunStats
-from pipelines.source import _read_failure
-from pipelines.summary import format_summary
+from pipelines.load import source
+from pipelines.load.run_stats import RunStats
+from pipelines.load.source import _read_failure
 
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"  # AWS secret keys hold `/` and `+`
 

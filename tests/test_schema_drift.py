@@ -8,8 +8,8 @@ from pathlib import Path
 from conftest import callback_event, jsonl, query, write_files
 from test_transforms import SETTINGS
 
-from pipelines.load import load_archive
-from pipelines.transforms import _source_view_sql, build_models
+from pipelines.load.pipeline import load_archive
+from pipelines.marts.runner import _source_view_sql, build_models
 
 
 def test_drifting_archive_loads_and_marts_keep_working(archive: Path, database: Path) -> None:

@@ -27,10 +27,10 @@ from test_bucket import (  # noqa: F401 - pytest fixtures of the moto server
     s3,
 )
 
-from pipelines.key_check import key_verifier
-from pipelines.load import load_archive, pipelines_dir_for
-from pipelines.transform_settings import TransformSettings
-from pipelines.transforms import build_models
+from pipelines.load.pipeline import load_archive, pipelines_dir_for
+from pipelines.marts.key_check import key_verifier
+from pipelines.marts.runner import build_models
+from pipelines.marts.transform_settings import TransformSettings
 
 KEY = f"pseudo-{secrets.token_hex(12)}"
 OTHER_KEY = f"pseudo-{secrets.token_hex(12)}"

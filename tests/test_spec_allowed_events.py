@@ -24,8 +24,8 @@ import pytest
 from conftest import EXAMPLE, jsonl, query, run_job, write_files
 from test_transforms import SETTINGS
 
-from pipelines.load import load_archive
-from pipelines.transforms import build_models
+from pipelines.load.pipeline import load_archive
+from pipelines.marts.runner import build_models
 
 Path_ = tuple[str | int, ...]
 MISSING = object()  # the mutation that removes the value

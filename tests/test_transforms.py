@@ -15,10 +15,10 @@ import duckdb
 import pytest
 from conftest import EXAMPLE, appointment_event, callback_event, jsonl, query, run_job, write_files
 
-from pipelines.errors import ExpectedFailure
-from pipelines.load import load_archive
-from pipelines.transform_settings import TransformSettings
-from pipelines.transforms import TRANSFORMS_DIR, build_models, discover_models, order_models
+from pipelines.common.errors import ExpectedFailure
+from pipelines.load.pipeline import load_archive
+from pipelines.marts.runner import TRANSFORMS_DIR, build_models, discover_models, order_models
+from pipelines.marts.transform_settings import TransformSettings
 
 KEY = "test-key"
 SETTINGS = TransformSettings(language_preference=("en", "nl", "fr"), pseudonymization_key=KEY)

@@ -11,7 +11,7 @@ import pytest
 from conftest import callback_event, generate, jsonl, run_job, write_files
 from test_kill_resume import fingerprint, start_and_kill
 
-from pipelines.warehouse_sync import WarehouseLoads, WorkingFolderLoads, mismatch
+from pipelines.load.warehouse_sync import WarehouseLoads, WorkingFolderLoads, mismatch
 
 WARNING = "discarded dlt's working folder"
 

@@ -15,9 +15,9 @@ import gzip
 from collections.abc import Iterator
 from typing import IO
 
-from pipelines import json_records as jr
 from pipelines import settings as s
-from pipelines.raw_records import RawRecord
+from pipelines.archive import json_records as jr
+from pipelines.archive.raw_records import RawRecord
 
 __all__ = ["RawRecord", "ArchiveRecords", "file_format", "is_hidden", "iter_records"]
 

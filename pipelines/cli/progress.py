@@ -6,7 +6,7 @@ import sys
 import time
 from typing import TextIO
 
-from pipelines.run_stats import RunStats
+from pipelines.load.run_stats import RunStats
 
 
 class Progress:

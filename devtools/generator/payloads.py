@@ -11,9 +11,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from pipelines.generator.catalog import FREE_TEXT, NOTES, PORTAL, SUMMARIES, Catalog, Form
-from pipelines.generator.lifecycle import Planner, RequestPlan, Step, new_uuid
-from pipelines.generator.timeutil import iso_ms
+from devtools.generator.catalog import FREE_TEXT, NOTES, PORTAL, SUMMARIES, Catalog, Form
+from devtools.generator.lifecycle import Planner, RequestPlan, Step, new_uuid
+from devtools.generator.timeutil import iso_ms
 
 Json = dict[str, Any]
 

@@ -26,11 +26,11 @@ from dlt.sources.filesystem import FileItemDict, filesystem
 from fsspec.spec import AbstractBufferedFile
 
 from pipelines import settings as s
-from pipelines.archive_files import RawRecord, file_format, is_hidden, iter_records
-from pipelines.errors import EXIT_PERMISSION, EXIT_SOURCE, ExpectedFailure
-from pipelines.records import to_raw_row, validate
-from pipelines.redact import redact_url
-from pipelines.run_stats import RunStats
+from pipelines.archive.files import RawRecord, file_format, is_hidden, iter_records
+from pipelines.archive.records import to_raw_row, validate
+from pipelines.common.errors import EXIT_PERMISSION, EXIT_SOURCE, ExpectedFailure
+from pipelines.common.redact import redact_url
+from pipelines.load.run_stats import RunStats
 
 # the whole listing is one page (fsspec lists a bucket or folder completely before the first
 # page anyway), so that files are read in path order: which delivery of a re-delivered event

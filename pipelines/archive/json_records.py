@@ -25,7 +25,7 @@ from typing import IO
 import orjson
 
 from pipelines import settings as s
-from pipelines.raw_records import RawRecord, parse, too_large, unparsable, unreadable
+from pipelines.archive.raw_records import RawRecord, parse, too_large, unparsable, unreadable
 
 BOM = b"\xef\xbb\xbf"
 READ_ERRORS = (OSError, EOFError, zlib.error)

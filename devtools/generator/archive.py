@@ -17,9 +17,9 @@ from pathlib import Path
 
 import orjson
 
-from pipelines.generator.corrupt import ARRAY_SAFE, CorruptFactory, CorruptRecord
-from pipelines.generator.stats import Stats
-from pipelines.generator.timeutil import DAY_MS, compact_stamp, day_folder
+from devtools.generator.corrupt import ARRAY_SAFE, CorruptFactory, CorruptRecord
+from devtools.generator.stats import Stats
+from devtools.generator.timeutil import DAY_MS, compact_stamp, day_folder
 
 BOM = b"\xef\xbb\xbf"
 STREAM_FORMATS = (("jsonl", 0.55), ("ndjson", 0.25), ("array", 0.20))

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from pipelines.generator.corrupt import KINDS
-from pipelines.generator.lifecycle import CLOSING_STATUSES
+from devtools.generator.corrupt import KINDS
+from devtools.generator.lifecycle import CLOSING_STATUSES
 
 if TYPE_CHECKING:
-    from pipelines.generator.archive import Shape
-    from pipelines.generator.corrupt import CorruptRecord
+    from devtools.generator.archive import Shape
+    from devtools.generator.corrupt import CorruptRecord
 
 REASON_CODES = sorted(set(KINDS.values()))
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from pipelines.generator.timeutil import DAY_MS, date_to_ms, iso_ms
+from devtools.generator.timeutil import DAY_MS, date_to_ms, iso_ms
 
 LANGUAGES = ("en", "nl", "fr", "de")
 BANK_DOMAIN = "demo-bank.example"

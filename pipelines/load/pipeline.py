@@ -11,23 +11,26 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dlt
 from dlt.common.pipeline import LoadInfo
-from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.pipeline.pipeline import Pipeline
 from dlt.sources.filesystem import filesystem
 
 from pipelines import settings as s
-from pipelines.errors import EXIT_CHECK_FAILED, EXIT_PERMISSION, EXIT_SOURCE, ExpectedFailure
-from pipelines.housekeeping import prune_loaded_packages, prune_state_history
-from pipelines.known_events import WarehouseEventIndex
-from pipelines.progress import Progress
-from pipelines.reconcile import AuditReport, reconcile_warehouse
-from pipelines.redact import redact_url
-from pipelines.run_stats import RunStats
-from pipelines.source import webhook_archive
-from pipelines.warehouse_sync import attach_to_warehouse
+from pipelines.common.errors import EXIT_CHECK_FAILED, EXIT_PERMISSION, EXIT_SOURCE, ExpectedFailure
+from pipelines.common.redact import redact_url
+from pipelines.load.housekeeping import prune_loaded_packages, prune_state_history
+from pipelines.load.known_events import WarehouseEventIndex
+from pipelines.load.reconcile import AuditReport, reconcile_warehouse
+from pipelines.load.run_stats import RunStats
+from pipelines.load.source import webhook_archive
+from pipelines.load.warehouse_sync import attach_to_warehouse
+from pipelines.warehouse.connection import dlt_destination
+
+if TYPE_CHECKING:  # the progress line is the command line's; the load only calls it
+    from pipelines.cli.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +57,9 @@ def pipelines_dir_for(database: Path) -> Path:
 
 def make_pipeline(database: Path, memory_limit: str = s.DEFAULT_DUCKDB_MEMORY_LIMIT) -> Pipeline:
     """The dlt pipeline that writes the `raw` dataset of `database`."""
-    credentials = DuckDbCredentials(str(database), global_config={"memory_limit": memory_limit})
     return dlt.pipeline(
         pipeline_name=s.PIPELINE_NAME,
-        destination=dlt.destinations.duckdb(credentials),
+        destination=dlt_destination(database, memory_limit),
         dataset_name=s.RAW_DATASET,
         pipelines_dir=str(pipelines_dir_for(database)),
         progress=None,

@@ -7,6 +7,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines import settings as s
+from pipelines.warehouse.connection import connect
 
 
 class WarehouseEventIndex:
@@ -26,10 +27,8 @@ class WarehouseEventIndex:
         if self._tables is None:
             self._tables = []
             if self._database.exists():
-                self._connection = duckdb.connect(
-                    str(self._database),
-                    read_only=True,
-                    config={"memory_limit": self._memory_limit},
+                self._connection = connect(
+                    self._database, read_only=True, memory_limit=self._memory_limit
                 )
                 present = {
                     name

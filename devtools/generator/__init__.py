@@ -1,4 +1,4 @@
-"""Deterministic generator of archived Pexip Engage webhook deliveries (see `pipelines.generate`).
+"""Deterministic generator of archived Pexip Engage webhook deliveries (see `devtools.generate`).
 
 Modules: `timeutil` (millisecond timestamps), `catalog` (offices, subjects, employees...),
 `lifecycle` (request plans: arrivals, status paths, timings), `payloads` (event JSON),

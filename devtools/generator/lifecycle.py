@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipelines.generator.catalog import Catalog
-from pipelines.generator.timeutil import DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS
+from devtools.generator.catalog import Catalog
+from devtools.generator.timeutil import DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS
 
 CR_CREATE = "Callback-request.create"
 CR_UPDATE = "Callback-request.update"

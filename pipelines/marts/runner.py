@@ -20,14 +20,15 @@ from pathlib import Path
 import duckdb
 
 from pipelines import settings as s
-from pipelines.data_checks import failed_checks, load_checks
-from pipelines.errors import EXIT_CHECK_FAILED, ExpectedFailure
-from pipelines.key_check import key_verifier, new_salt, same_key
-from pipelines.transform_settings import TransformSettings
+from pipelines.common.errors import EXIT_CHECK_FAILED, ExpectedFailure
+from pipelines.marts.data_checks import failed_checks, load_checks
+from pipelines.marts.key_check import key_verifier, new_salt, same_key
+from pipelines.marts.transform_settings import TransformSettings
+from pipelines.warehouse.connection import connect
 
 LAYERS = ("staging", "intermediate", "marts")
 BUILD_STATE = "_build_state"  # marts._build_state: what the current marts were built from
-TRANSFORMS_DIR = Path(__file__).resolve().parents[1] / "transforms"
+TRANSFORMS_DIR = Path(__file__).resolve().parents[2] / "transforms"
 TRANSLATION_COLUMNS = {
     "language": "varchar",
     "value": "varchar",
@@ -171,7 +172,7 @@ def _build_key(
     connection: duckdb.DuckDBPyConnection, settings: TransformSettings, transforms_dir: Path
 ) -> str:
     """What a build depends on: the last completed load, the SQL, the checks, the settings
-    but the key (readable by analysts: see `pipelines.key_check` for the key)."""
+    but the key (readable by analysts: see `pipelines.marts.key_check` for the key)."""
     digest = hashlib.sha256(repr(settings.public_settings()).encode())
     for path in sorted(transforms_dir.rglob("*")):
         if path.is_file() and path.suffix in (".sql", ".toml"):
@@ -233,7 +234,7 @@ def build_models(
     """
     models = order_models(discover_models(transforms_dir))
     checks = load_checks(transforms_dir)
-    connection = duckdb.connect(str(database), config={"memory_limit": memory_limit})
+    connection = connect(database, memory_limit=memory_limit)
     try:
         build_key = _build_key(connection, settings, transforms_dir)
         previous = _previous_build_state(connection)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pipelines.load import LoadResult
-from pipelines.redact import redact_text, redact_url
-from pipelines.transforms import BuildResult
+from pipelines.common.redact import redact_text, redact_url
+from pipelines.load.pipeline import LoadResult
+from pipelines.marts.runner import BuildResult
 
 
 def _n(value: int) -> str:

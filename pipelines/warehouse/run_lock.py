@@ -12,7 +12,8 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.errors import EXIT_LOCKED, ExpectedFailure
+from pipelines.common.errors import EXIT_LOCKED, ExpectedFailure
+from pipelines.warehouse.connection import connect
 
 _POLL_SECONDS = 1.0
 
@@ -62,7 +63,7 @@ def _wait_for_database(database: Path, deadline: float) -> None:
         return
     while time.monotonic() < deadline:
         try:
-            duckdb.connect(str(database)).close()
+            connect(database, memory_limit=None).close()
             return
         except duckdb.IOException:
             time.sleep(_POLL_SECONDS)

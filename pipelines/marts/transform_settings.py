@@ -1,21 +1,23 @@
-"""Settings of the SQL transforms, read the dlt way (config.toml, secrets.toml, env vars)."""
+"""Settings of the SQL transforms, from the `[warehouse]` configuration (`pipelines.config`)."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
 
-import dlt
-
-from pipelines.redact import remember
+from pipelines.common.redact import remember
+from pipelines.config import (
+    DEFAULT_CLOSING_STATUSES,
+    DEFAULT_LANGUAGES,
+    WarehouseConfiguration,
+    warehouse_config,
+)
 
 log = logging.getLogger(__name__)
 
 # documented development default; production sets WAREHOUSE__PSEUDONYMIZATION_KEY or
 # `pseudonymization_key` under [warehouse] in .dlt/secrets.toml
 DEV_PSEUDONYMIZATION_KEY = "development-only-pseudonymization-key"
-DEFAULT_LANGUAGES = ("en", "nl", "fr", "de")
-DEFAULT_CLOSING_STATUSES = ("CLOSED", "COMPLETED", "CANCELLED")
 
 
 @dataclass(frozen=True)
@@ -24,7 +26,7 @@ class TransformSettings:
 
     language_preference: tuple[str, ...] = DEFAULT_LANGUAGES
     closing_statuses: tuple[str, ...] = DEFAULT_CLOSING_STATUSES
-    # a secret: never in a repr, a log line, an error or the build state (pipelines.key_check)
+    # a secret: never in a repr, a log line, an error or the build state (pipelines.marts.key_check)
     pseudonymization_key: str = field(default=DEV_PSEUDONYMIZATION_KEY, repr=False)
 
     def public_settings(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -37,30 +39,13 @@ class TransformSettings:
         return self.pseudonymization_key == DEV_PSEUDONYMIZATION_KEY
 
 
-def _as_tuple(value: object, default: tuple[str, ...]) -> tuple[str, ...]:
-    if value in (None, "", []):
-        return default
-    items = value.split(",") if isinstance(value, str) else list(value)  # type: ignore[arg-type]
-    return tuple(str(item).strip() for item in items if str(item).strip())
-
-
-def load_transform_settings() -> TransformSettings:
-    """Read `[warehouse]` settings; fall back to documented defaults."""
-    key = dlt.secrets.get("warehouse.pseudonymization_key")
+def load_transform_settings(config: WarehouseConfiguration | None = None) -> TransformSettings:
+    """The marts' settings from `[warehouse]` (resolved now unless given); defaults otherwise."""
+    config = config or warehouse_config()
     settings = TransformSettings(
-        language_preference=tuple(
-            lang.lower()
-            for lang in _as_tuple(
-                dlt.config.get("warehouse.language_preference"), DEFAULT_LANGUAGES
-            )
-        ),
-        closing_statuses=tuple(
-            status.upper()
-            for status in _as_tuple(
-                dlt.config.get("warehouse.closing_statuses"), DEFAULT_CLOSING_STATUSES
-            )
-        ),
-        pseudonymization_key=str(key) if key else DEV_PSEUDONYMIZATION_KEY,
+        language_preference=tuple(config.language_preference),
+        closing_statuses=tuple(config.closing_statuses),
+        pseudonymization_key=str(config.pseudonymization_key or DEV_PSEUDONYMIZATION_KEY),
     )
     remember(settings.pseudonymization_key)  # scrubbed from any log line or error
     if settings.uses_dev_key:

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from dlt.pipeline.pipeline import Pipeline
 
 from pipelines import settings as s
-from pipelines.errors import EXIT_CHECK_FAILED, ExpectedFailure
-from pipelines.raw_repair import remove_replayed_rows
+from pipelines.common.errors import EXIT_CHECK_FAILED, ExpectedFailure
+from pipelines.load.raw_repair import remove_replayed_rows
 
 
 @dataclass

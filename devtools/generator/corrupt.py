@@ -13,9 +13,9 @@ from typing import Any
 
 import orjson
 
-from pipelines.generator.catalog import Catalog
-from pipelines.generator.lifecycle import CR_CREATE, Planner, RequestPlan, Step, new_uuid
-from pipelines.generator.payloads import EventBuilder
+from devtools.generator.catalog import Catalog
+from devtools.generator.lifecycle import CR_CREATE, Planner, RequestPlan, Step, new_uuid
+from devtools.generator.payloads import EventBuilder
 from pipelines.settings import (
     EMPTY_FIELD,
     INVALID_ENCODING,

@@ -20,19 +20,19 @@ from typing import Any
 
 import orjson
 
-from pipelines.generator.archive import ArchiveWriter
-from pipelines.generator.catalog import build_catalog
-from pipelines.generator.corrupt import KINDS, CorruptFactory
-from pipelines.generator.firehose import EXCLUDED_KINDS, FIREHOSE, FirehoseWriter
-from pipelines.generator.lifecycle import (
+from devtools.generator.archive import ArchiveWriter
+from devtools.generator.catalog import build_catalog
+from devtools.generator.corrupt import KINDS, CorruptFactory
+from devtools.generator.firehose import EXCLUDED_KINDS, FIREHOSE, FirehoseWriter
+from devtools.generator.lifecycle import (
     Planner,
     RequestPlan,
     arrival_times,
     day_weight,
 )
-from pipelines.generator.payloads import EventBuilder
-from pipelines.generator.stats import Stats
-from pipelines.generator.timeutil import DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS, date_to_ms, iso_ms
+from devtools.generator.payloads import EventBuilder
+from devtools.generator.stats import Stats
+from devtools.generator.timeutil import DAY_MS, HOUR_MS, MINUTE_MS, SECOND_MS, date_to_ms, iso_ms
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class GeneratorConfig:
     start: date = date(2025, 1, 6)
     days: int = 30
     gzip_share: float = 0.3
-    layout: str = "receiver"  # or "firehose": see pipelines/generator/firehose.py
+    layout: str = "receiver"  # or "firehose": see devtools/generator/firehose.py
 
     def corrupt_kinds(self) -> list[str]:
         """The corrupt kinds `--corrupt` writes in this layout."""
@@ -270,7 +270,7 @@ class Engine:
             self._write_skipped_file()
         return self.stats.manifest(
             {
-                "generator": "pipelines.generate",
+                "generator": "devtools.generate",
                 "seed": cfg.seed,
                 "events_requested": cfg.events,
                 "start": cfg.start.isoformat(),

@@ -9,7 +9,7 @@ import duckdb
 from dlt.common.configuration.exceptions import ConfigFieldMissingException, LookupTraces
 from dlt.extract.exceptions import ResourceExtractionError
 
-from pipelines.redact import redact_text
+from pipelines.common.redact import redact_text
 
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1
@@ -20,7 +20,7 @@ EXIT_PERMISSION = 5
 EXIT_DISK_FULL = 6
 EXIT_CHECK_FAILED = 7
 
-# name of the resource of dlt's filesystem source that lists the archive (pipelines/source.py)
+# name of the resource of dlt's filesystem source that lists the archive (pipelines/load/source.py)
 LISTING_RESOURCE = "filesystem"
 CREDENTIALS_HINT = (
     "set [sources.filesystem.credentials] in .dlt/secrets.toml "

@@ -1,6 +1,6 @@
 """Generate a deterministic archive of Pexip Engage webhook deliveries, plus a manifest of truths.
 
-    python -m pipelines.generate --events 3000 --out data/archive --seed 42 [--corrupt] \
+    python -m devtools.generate --events 3000 --out data/archive --seed 42 [--corrupt] \
         [--layout firehose]
 
 The archive mimics what a webhook receiver stores: callback-request create/update events
@@ -25,9 +25,9 @@ import time
 from datetime import date
 from pathlib import Path
 
-from pipelines.generator.engine import GeneratorConfig, generate
+from devtools.generator.engine import GeneratorConfig, generate
 
-log = logging.getLogger("pipelines.generate")
+log = logging.getLogger("devtools.generate")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -69,7 +69,7 @@ def _date(text: str) -> date:
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     p = _Parser(
-        prog="python -m pipelines.generate",
+        prog="python -m devtools.generate",
         description="Generate a deterministic archive of Pexip Engage webhook deliveries.",
     )
     p.add_argument(

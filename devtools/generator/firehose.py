@@ -15,9 +15,9 @@ from __future__ import annotations
 import time
 import uuid
 
-from pipelines.generator.archive import ArchiveWriter, OpenFile, Shape
-from pipelines.generator.corrupt import CorruptRecord
-from pipelines.generator.timeutil import HOUR_MS, SECOND_MS
+from devtools.generator.archive import ArchiveWriter, OpenFile, Shape
+from devtools.generator.corrupt import CorruptRecord
+from devtools.generator.timeutil import HOUR_MS, SECOND_MS
 
 STREAM_NAME = "engage-webhooks"
 STREAM_VERSION = 1

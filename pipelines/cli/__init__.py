@@ -1,0 +1,1 @@
+"""Command-line helpers of `python -m pipelines.run`: the progress line and the summary."""
