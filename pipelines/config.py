@@ -19,6 +19,7 @@ from dlt.common.configuration.specs import BaseConfiguration
 from dlt.common.typing import TSecretStrValue
 
 from pipelines import settings as s
+from pipelines.warehouse.location import Warehouse, parse_warehouse
 
 DEFAULT_LANGUAGES = ("en", "nl", "fr", "de")
 DEFAULT_CLOSING_STATUSES = ("CLOSED", "COMPLETED", "CANCELLED")
@@ -37,12 +38,18 @@ class WarehouseLocation(BaseConfiguration):
     """`[warehouse] database` alone: all `make clean` needs (an empty value = the default)."""
 
     database: str | None = s.DEFAULT_DATABASE
+    # a lake's table files (folder or bucket URL); see pipelines.warehouse.location
+    data_path: str | None = None
+    # a PostgreSQL catalog's password: a secret, never part of `database`
+    catalog_password: TSecretStrValue | None = None
 
     __section__: ClassVar[str] = "warehouse"  # looked up as `warehouse.<field>` only
 
     def on_resolved(self) -> None:
         """An empty value falls back to the default."""
         self.database = self.database or s.DEFAULT_DATABASE
+        self.data_path = self.data_path or None
+        self.catalog_password = self.catalog_password or None
 
 
 @configspec
@@ -92,6 +99,16 @@ def warehouse_config() -> WarehouseConfiguration:
 def source_config() -> WebhookArchiveConfiguration:
     """Resolve `[sources.webhook_archive]` from dlt's providers."""
     return resolve_configuration(WebhookArchiveConfiguration(), sections=("sources",))
+
+
+def warehouse_location(database: str | None = None, data_path: str | None = None) -> Warehouse:
+    """The warehouse: command-line values, else `[warehouse]` settings, else the default file."""
+    config = resolve_configuration(WarehouseLocation())
+    return parse_warehouse(
+        database or str(config.database),
+        data_path or config.data_path,
+        str(config.catalog_password) if config.catalog_password else None,
+    )
 
 
 def database_setting(cli_value: str | None = None) -> str:

@@ -1,35 +1,180 @@
-"""Open the warehouse: every DuckDB connection of the job to its warehouse, and dlt's
-destination for it, are made here.
+"""Open the warehouse: every DuckDB connection to it (the job's, the tests', the notebook's, the
+analysts' guide's) and dlt's destination for it are made here, for a DuckDB file and for a
+DuckLake alike.
 
-The warehouse is named by its `database` setting (today a DuckDB file path), so another kind
-of warehouse only changes this module.
+A lake is attached under the name `lake` and made the default database (`USE lake`), so the
+same SQL (`raw.x`, `marts.y`) runs on both. Extensions are loaded from their packages (see
+`extensions`), bucket keys become DuckDB secrets of the connection, and a PostgreSQL catalog's
+password is added to the attach string, never to a log line.
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
+from typing import Any
 
 import dlt
 import duckdb
+from dlt.common.configuration import resolve_configuration
+from dlt.common.configuration.specs.connection_string_credentials import (
+    ConnectionStringCredentials,
+)
 from dlt.common.destination import Destination
+from dlt.common.storages.configuration import FilesystemConfiguration
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+from dlt.destinations.impl.duckdb.sql_client import DuckDbSqlClient
+from dlt.destinations.impl.ducklake.configuration import DuckLakeCredentials
 
 from pipelines import settings as s
+from pipelines.warehouse.extensions import OFFLINE_CONFIG, lake_extensions, load_statements
+from pipelines.warehouse.location import LAKE_ALIAS, Warehouse, parse_warehouse
+
+# DuckLake's metadata tables in a PostgreSQL catalog live in this schema (dlt and every
+# connection of ours name it, so they always meet the same lake)
+METADATA_SCHEMA = "ducklake"
+# bucket credentials of a lake's data path: [warehouse.storage.credentials] in
+# .dlt/secrets.toml, or WAREHOUSE__STORAGE__CREDENTIALS__AWS_ACCESS_KEY_ID and the like
+STORAGE_SECTIONS = ("warehouse", "storage")
+
+
+def as_warehouse(database: Warehouse | str | Path) -> Warehouse:
+    """A `Warehouse` from itself or from a `database` setting (a path or a lake spelling)."""
+    return database if isinstance(database, Warehouse) else parse_warehouse(str(database))
+
+
+def _memory_config(memory_limit: str | None) -> dict[str, Any]:
+    return {"memory_limit": memory_limit} if memory_limit else {}
+
+
+def _is_bucket(url: str) -> bool:
+    return "://" in url and not url.startswith("file://")
+
+
+@functools.cache
+def storage_configuration(data_path: str) -> FilesystemConfiguration:
+    """The data path with its credentials, resolved the dlt way (`[warehouse.storage]`)."""
+    if not _is_bucket(data_path):
+        return FilesystemConfiguration(bucket_url=data_path)
+    return resolve_configuration(FilesystemConfiguration(data_path), sections=STORAGE_SECTIONS)
+
+
+def _secret_statements(data_path: str) -> list[str]:
+    """`CREATE SECRET` statements that let DuckDB read and write a bucket data path."""
+    if not _is_bucket(data_path):
+        return []
+    storage = storage_configuration(data_path)
+    return DuckDbSqlClient._build_secret_statements(
+        data_path, storage.credentials, "lake_storage", "", False
+    )
+
+
+def _postgres_catalog(warehouse: Warehouse) -> str:
+    """The libpq string of a PostgreSQL catalog, with the configured password if any."""
+    catalog = warehouse.catalog
+    if warehouse.catalog_password:
+        escaped = warehouse.catalog_password.replace("\\", "\\\\").replace("'", "\\'")
+        catalog += f" password='{escaped}'"
+    return catalog
+
+
+def attach_statement(warehouse: Warehouse, read_only: bool = False) -> str:
+    """DuckDB's `ATTACH` of the lake as `lake` (may hold the catalog password: never log it)."""
+    data_path = warehouse.resolved_data_path
+    if not _is_bucket(data_path):
+        data_path = str(Path(data_path.removeprefix("file://")).resolve())
+    options = [f"data_path '{data_path}'"]
+    if warehouse.catalog_kind == "sqlite":
+        target = f"ducklake:sqlite:{Path(warehouse.catalog).resolve()}"
+        options += ["meta_journal_mode 'WAL'", "meta_busy_timeout 1000"]
+    else:
+        target = f"ducklake:postgres:{_postgres_catalog(warehouse)}"
+        options.append(f"metadata_schema '{METADATA_SCHEMA}'")
+    if read_only:
+        options.append("read_only")
+    target = target.replace("'", "''")
+    return f"attach '{target}' as {LAKE_ALIAS} ({', '.join(options)})"
+
+
+def lake_setup_statements(warehouse: Warehouse, read_only: bool = False) -> list[str]:
+    """What a fresh DuckDB session runs to reach the lake: load the extensions, create the
+    bucket secret, attach the lake and make it the default database."""
+    data_path = warehouse.resolved_data_path
+    return [
+        *load_statements(lake_extensions(str(warehouse.catalog_kind), data_path)),
+        *_secret_statements(data_path),
+        attach_statement(warehouse, read_only),
+        f"use {LAKE_ALIAS}",
+    ]
 
 
 def connect(
-    database: str | Path,
+    database: Warehouse | str | Path,
     read_only: bool = False,
     memory_limit: str | None = s.DEFAULT_DUCKDB_MEMORY_LIMIT,
 ) -> duckdb.DuckDBPyConnection:
-    """A connection to the warehouse `database`; `memory_limit=None` keeps DuckDB's default."""
-    config = {"memory_limit": memory_limit} if memory_limit else {}
-    return duckdb.connect(str(database), read_only=read_only, config=config)
+    """A connection to the warehouse; `memory_limit=None` keeps DuckDB's default.
+
+    A lake is attached read-only when `read_only`: such a connection can query every table
+    and takes no lock, so it never blocks a run."""
+    warehouse = as_warehouse(database)
+    config = {**OFFLINE_CONFIG, **_memory_config(memory_limit)}
+    if not warehouse.is_lake:
+        return duckdb.connect(str(warehouse.path), read_only=read_only, config=config)
+    connection = duckdb.connect(":memory:", config=config)
+    try:
+        for statement in lake_setup_statements(warehouse, read_only):
+            connection.execute(statement)
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def _lake_credentials(warehouse: Warehouse, memory_limit: str | None) -> DuckLakeCredentials:
+    if warehouse.catalog_kind == "sqlite":
+        catalog = ConnectionStringCredentials(
+            {"drivername": "sqlite", "database": str(Path(warehouse.catalog).resolve())}
+        )
+    else:
+        params = dict(warehouse.postgres_params)
+        catalog = ConnectionStringCredentials(
+            {
+                "drivername": "postgres",
+                "database": params.pop("dbname"),
+                "host": params.pop("host", None),
+                "port": int(params.pop("port")) if "port" in params else None,
+                "username": params.pop("user", None),
+                "password": warehouse.catalog_password,
+                "query": params or None,
+            }
+        )
+    data_path = warehouse.resolved_data_path
+    if not _is_bucket(data_path):
+        storage: Any = str(Path(data_path.removeprefix("file://")).resolve())
+    else:
+        storage = storage_configuration(data_path)
+    credentials = DuckLakeCredentials(
+        LAKE_ALIAS, metadata_schema=METADATA_SCHEMA, catalog=catalog, storage=storage
+    )
+    # dlt loads an extension with `LOAD <name>`: a quoted path loads it from its package
+    credentials.extensions = [
+        statement.removeprefix("load ")
+        for statement in load_statements(lake_extensions(str(warehouse.catalog_kind), data_path))
+    ]
+    credentials.global_config = {**OFFLINE_CONFIG, **_memory_config(memory_limit)}
+    return credentials
 
 
 def dlt_destination(
-    database: str | Path, memory_limit: str = s.DEFAULT_DUCKDB_MEMORY_LIMIT
+    database: Warehouse | str | Path, memory_limit: str = s.DEFAULT_DUCKDB_MEMORY_LIMIT
 ) -> Destination:
-    """dlt's destination writing to the warehouse `database` (its `raw` dataset)."""
-    credentials = DuckDbCredentials(str(database), global_config={"memory_limit": memory_limit})
-    return dlt.destinations.duckdb(credentials)
+    """dlt's destination writing to the warehouse's `raw` dataset: `duckdb` for a file,
+    `ducklake` for a lake."""
+    warehouse = as_warehouse(database)
+    if not warehouse.is_lake:
+        credentials = DuckDbCredentials(
+            str(warehouse.path), global_config={"memory_limit": memory_limit}
+        )
+        return dlt.destinations.duckdb(credentials)
+    return dlt.destinations.ducklake(credentials=_lake_credentials(warehouse, memory_limit))
