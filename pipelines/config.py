@@ -23,6 +23,9 @@ from pipelines.warehouse.location import Warehouse, parse_warehouse
 
 DEFAULT_LANGUAGES = ("en", "nl", "fr", "de")
 DEFAULT_CLOSING_STATUSES = ("CLOSED", "COMPLETED", "CANCELLED")
+# the archive receives deliveries every business day: a weekend without any (~64 h) must not
+# warn, a whole business day without any must (pipelines.marts.freshness)
+DEFAULT_FRESHNESS_MAX_AGE = "3 days"
 
 
 def _as_tuple(value: object, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -61,6 +64,8 @@ class WarehouseConfiguration(WarehouseLocation):
     # a TOML list or a comma-separated string; a tuple of str once resolved
     language_preference: Any | None = DEFAULT_LANGUAGES
     closing_statuses: Any | None = DEFAULT_CLOSING_STATUSES
+    # the run warns when the newest event is older than this (see pipelines.marts.freshness)
+    freshness_max_age: str | None = DEFAULT_FRESHNESS_MAX_AGE
     # a secret: never in a repr, a log line or an error (None: the development key is used)
     pseudonymization_key: TSecretStrValue | None = None
 
@@ -69,6 +74,7 @@ class WarehouseConfiguration(WarehouseLocation):
         super().on_resolved()
         self.max_record_bytes = self.max_record_bytes or s.DEFAULT_MAX_RECORD_BYTES
         self.duckdb_memory_limit = self.duckdb_memory_limit or s.DEFAULT_DUCKDB_MEMORY_LIMIT
+        self.freshness_max_age = self.freshness_max_age or DEFAULT_FRESHNESS_MAX_AGE
         self.language_preference = tuple(
             lang.lower() for lang in _as_tuple(self.language_preference, DEFAULT_LANGUAGES)
         )

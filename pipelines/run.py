@@ -70,6 +70,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="do not load: only rebuild staging, intermediate and marts from raw",
     )
     parser.add_argument(
+        "--select",
+        metavar="MODEL[+]",
+        help="with --transforms-only: rebuild MODEL only, or MODEL and every model downstream"
+        " of it (MODEL+), with their data checks, in one transaction",
+    )
+    parser.add_argument(
         "--wait",
         type=float,
         default=0.0,
@@ -78,6 +84,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     args = parser.parse_args(argv)
+    if args.select is not None and not args.transforms_only:
+        parser.error("--select needs --transforms-only")
     try:
         warehouse = warehouse_config()
         source = source_config()
@@ -154,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                 load_transform_settings(args.warehouse),
                 force=args.transforms_only,
                 memory_limit=args.memory_limit,
+                select=args.select,
             )
             steps["transforms"] = time.perf_counter() - timer
     except ExpectedFailure as failure:

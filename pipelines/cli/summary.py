@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pipelines.common.redact import redact_text, redact_url
 from pipelines.load.pipeline import LoadResult
+from pipelines.marts.freshness import describe_newest
 from pipelines.marts.runner import BuildResult
 
 
@@ -77,9 +78,15 @@ def format_summary(
         lines.append(
             "  models      up to date: nothing new since the last build"
             if built.up_to_date
-            else f"  models      {len(built.row_counts)} built, {built.checks_passed} data checks passed"
+            else f"  models      {len(built.row_counts)} built"
+            + (" (selected)" if built.selected else "")
+            + f", {built.checks_passed} data checks passed"
         )
         lines += [f"    {table:<45} {_n(rows):>10} rows" for table, rows in sorted(marts.items())]
+        lines.append(
+            f"  freshness   newest event {describe_newest(built.newest_event_at)}"
+            + (": older than warehouse.freshness_max_age" if built.stale else "")
+        )
         if built.uses_dev_key:
             lines.append("  note        customer keys use the development pseudonymization key")
     timing = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in steps.items())

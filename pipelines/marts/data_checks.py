@@ -1,37 +1,50 @@
-"""Declarative data checks (transforms/checks.toml) and reconciliation queries (checks/*.sql).
+"""Data checks: the generic ones declared in the model docs (`transforms/<layer>/_models.toml`:
+`key` is unique, `not_null`, `relationships`, `accepted_values`) and the reconciliation
+queries (`transforms/checks/*.sql`, each described by its first comment line).
 
 Each check is a query that returns offending rows; a check passes when it returns none.
 """
 
 from __future__ import annotations
 
-import tomllib
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
+from pipelines.marts.model_docs import ModelDoc, load_model_docs
+
+_REFERENCE = re.compile(r"\b(staging|intermediate|marts)\.([a-z_][a-z0-9_]*)\b", re.IGNORECASE)
+
 
 @dataclass(frozen=True)
 class DataCheck:
-    """A named query that must return no rows."""
+    """A named query that must return no rows, and the models it reads."""
 
     name: str
     sql: str
+    models: frozenset[str] = frozenset()
+    description: str = ""
 
 
-def _unique(model: str, columns: list[str]) -> DataCheck:
+def _unique(model: str, columns: Iterable[str]) -> DataCheck:
     cols = ", ".join(columns)
     return DataCheck(
         f"unique({model}: {cols})",
         f"select {cols}, count(*) as n from {model} group by all having count(*) > 1",
+        frozenset({model}),
     )
 
 
-def _not_null(model: str, columns: list[str]) -> DataCheck:
+def _not_null(model: str, columns: Iterable[str]) -> DataCheck:
+    columns = list(columns)
     where = " or ".join(f"{column} is null" for column in columns)
     return DataCheck(
-        f"not_null({model}: {', '.join(columns)})", f"select * from {model} where {where}"
+        f"not_null({model}: {', '.join(columns)})",
+        f"select * from {model} where {where}",
+        frozenset({model}),
     )
 
 
@@ -41,20 +54,61 @@ def _relationship(model: str, column: str, to: str, field: str) -> DataCheck:
         f"select child.{column} from {model} as child "
         f"where child.{column} is not null "
         f"and not exists (select 1 from {to} as parent where parent.{field} = child.{column})",
+        frozenset({model, to}),
     )
 
 
-def load_checks(transforms_dir: Path) -> list[DataCheck]:
-    """All checks: generic ones from checks.toml, then the reconciliation queries."""
-    spec = tomllib.loads((transforms_dir / "checks.toml").read_text())
-    checks = [_unique(c["model"], c["columns"]) for c in spec.get("unique", [])]
-    checks += [_not_null(c["model"], c["columns"]) for c in spec.get("not_null", [])]
-    checks += [
-        _relationship(c["model"], c["column"], c["to"], c["field"])
-        for c in spec.get("relationships", [])
-    ]
+def _sql_literal(value: object) -> str:
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return repr(value)
+
+
+def _accepted_values(model: str, column: str, values: tuple[object, ...]) -> DataCheck:
+    listed = ", ".join(_sql_literal(v) for v in values)
+    return DataCheck(
+        f"accepted_values({model}.{column}: {listed})",
+        f"select {column}, count(*) as n from {model} "
+        f"where {column} is not null and {column} not in ({listed}) group by all",
+        frozenset({model}),
+    )
+
+
+def checks_of(doc: ModelDoc) -> list[DataCheck]:
+    """The generic checks one model's docs declare."""
+    checks = [_unique(doc.table, doc.key)] if doc.key else []
+    if doc.not_null:
+        checks.append(_not_null(doc.table, doc.not_null))
+    checks += [_relationship(doc.table, c, to, f) for c, to, f in doc.relationships]
+    checks += [_accepted_values(doc.table, c, v) for c, v in doc.accepted_values.items()]
+    return checks
+
+
+def singular_checks(transforms_dir: Path) -> list[DataCheck]:
+    """The reconciliation queries of `transforms/checks/`, with the models they read."""
+    checks = []
     for path in sorted((transforms_dir / "checks").glob("*.sql")):
-        checks.append(DataCheck(f"reconciliation({path.stem})", path.read_text()))
+        sql = path.read_text()
+        code = re.sub(r"--[^\n]*", "", sql)
+        models = frozenset(f"{a.lower()}.{b.lower()}" for a, b in _REFERENCE.findall(code))
+        comment = []
+        for line in sql.splitlines():
+            if not line.startswith("--"):
+                break
+            comment.append(line.removeprefix("--").strip())
+        checks.append(DataCheck(f"reconciliation({path.stem})", sql, models, " ".join(comment)))
+    return checks
+
+
+def load_checks(transforms_dir: Path, rebuilt: set[str] | None = None) -> list[DataCheck]:
+    """All checks: the generic ones from the model docs, then the reconciliation queries.
+
+    With `rebuilt` (a partial build), only the checks that read a rebuilt model: its own,
+    relationships that point at it, and the reconciliations that read it."""
+    checks = [c for doc in load_model_docs(transforms_dir).values() for c in checks_of(doc)]
+    checks += singular_checks(transforms_dir)
+    if rebuilt is not None:
+        checks = [c for c in checks if c.models & rebuilt]
     return checks
 
 

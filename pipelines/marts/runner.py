@@ -4,6 +4,9 @@
 the table. Models run in dependency order (found from the `schema.table` names they use),
 all inside one transaction with the data checks: if a model or a check fails, the
 transaction rolls back and analysts keep the previous tables, never a half-built set.
+Each layer's `_models.toml` documents its models and declares their checks
+(`pipelines.marts.model_docs`). `select` rebuilds one model (`name`) or one model and every
+model downstream of it (`name+`), with the checks that read them, in one transaction too.
 """
 
 from __future__ import annotations
@@ -11,17 +14,20 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import logging
 import re
 import tomllib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 import duckdb
 
 from pipelines import settings as s
-from pipelines.common.errors import EXIT_CHECK_FAILED, ExpectedFailure
+from pipelines.common.errors import EXIT_CHECK_FAILED, EXIT_USAGE, ExpectedFailure
 from pipelines.marts.data_checks import failed_checks, load_checks
+from pipelines.marts.freshness import describe_newest, newest_event_at
 from pipelines.marts.key_check import key_verifier, new_salt, same_key
 from pipelines.marts.transform_settings import TransformSettings
 from pipelines.warehouse.connection import connect
@@ -35,6 +41,7 @@ TRANSLATION_COLUMNS = {
     "_dlt_parent_id": "varchar",
     "_dlt_list_idx": "bigint",
 }
+log = logging.getLogger(__name__)
 _REFERENCE = re.compile(r"\b(staging|intermediate|marts)\.([a-z_][a-z0-9_]*)\b", re.IGNORECASE)
 
 
@@ -61,6 +68,9 @@ class BuildResult:
     checks_passed: int
     uses_dev_key: bool = False
     up_to_date: bool = False  # nothing changed since the last build: nothing was rebuilt
+    newest_event_at: datetime | None = None  # the newest event time in staging
+    stale: bool = False  # newest_event_at is older than warehouse.freshness_max_age
+    selected: bool = False  # a partial build (`select`): only the selected models were rebuilt
 
 
 def discover_models(transforms_dir: Path = TRANSFORMS_DIR) -> list[Model]:
@@ -102,6 +112,25 @@ def order_models(models: list[Model]) -> list[Model]:
         raise ExpectedFailure(
             EXIT_CHECK_FAILED, f"models depend on each other: {exc.args[1]}"
         ) from None
+
+
+def select_models(models: list[Model], selector: str) -> list[Model]:
+    """The models `selector` names, in build order: `name` or `layer.name` alone, or with a
+    `+` suffix that model and every model downstream of it. Unknown -> exit 2."""
+    name = selector.strip().removesuffix("+")
+    matches = [m for m in models if name in (m.table, m.name)]
+    if not matches:
+        raise ExpectedFailure(
+            EXIT_USAGE, f"--select {selector}: no model named {name} in transforms/"
+        )
+    chosen = {matches[0].table}
+    if selector.strip().endswith("+"):
+        grown = True
+        while grown:
+            downstream = {m.table for m in models if m.depends_on & chosen} - chosen
+            chosen |= downstream
+            grown = bool(downstream)
+    return [m for m in models if m.table in chosen]
 
 
 def _raw_contract(transforms_dir: Path) -> dict[str, dict[str, str]]:
@@ -219,6 +248,24 @@ def _existing_counts(connection: duckdb.DuckDBPyConnection, models: list[Model])
     }
 
 
+def _freshness(
+    connection: duckdb.DuckDBPyConnection, result: BuildResult, max_age: timedelta | None
+) -> BuildResult:
+    """Note the newest event time on `result`; warn when it is older than `max_age`."""
+    result.newest_event_at = newest_event_at(connection)
+    if max_age is not None and result.newest_event_at is not None:
+        age = datetime.now(UTC) - result.newest_event_at
+        result.stale = age > max_age
+        if result.stale:
+            log.warning(
+                "newest event %s is older than warehouse.freshness_max_age (%s):"
+                " is the archive still receiving deliveries?",
+                describe_newest(result.newest_event_at),
+                max_age,
+            )
+    return result
+
+
 def build_models(
     database: Path,
     settings: TransformSettings,
@@ -226,14 +273,22 @@ def build_models(
     *,
     force: bool = False,
     memory_limit: str = s.DEFAULT_DUCKDB_MEMORY_LIMIT,
+    select: str | None = None,
 ) -> BuildResult:
     """Build every model and run every check in one transaction; commit only if all pass.
 
     When nothing was loaded and nothing in transforms/ or the settings changed since the last
-    build, the marts are current and nothing is rebuilt (unless `force`).
+    build, the marts are current and nothing is rebuilt (unless `force`). With `select`, only
+    the selected models are rebuilt (always), checked by the checks that read them; the other
+    models and the build state are left as they are, so the next run still rebuilds what
+    changed since the last full build.
     """
     models = order_models(discover_models(transforms_dir))
-    checks = load_checks(transforms_dir)
+    if select is not None:
+        models = select_models(models, select)
+        force = True
+    rebuilt = {m.table for m in models} if select is not None else None
+    checks = load_checks(transforms_dir, rebuilt)
     connection = connect(database, memory_limit=memory_limit)
     try:
         build_key = _build_key(connection, settings, transforms_dir)
@@ -244,8 +299,12 @@ def build_models(
             and previous.build_key == build_key
             and same_key(key, previous.key_salt, previous.key_verifier)
         ):
-            return BuildResult(
-                _existing_counts(connection, models), 0, settings.uses_dev_key, up_to_date=True
+            return _freshness(
+                connection,
+                BuildResult(
+                    _existing_counts(connection, models), 0, settings.uses_dev_key, up_to_date=True
+                ),
+                settings.freshness_max_age,
             )
         _register_functions(connection, settings)
         connection.execute("set TimeZone = 'UTC'")  # days and weeks in the marts are UTC
@@ -271,14 +330,19 @@ def build_models(
                 f"data check failed, previous marts kept: {failures[0]}"
                 + (f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""),
             )
-        salt = new_salt()  # a new one per build: the verifier tells nothing across builds
-        connection.execute(
-            f"create or replace table marts.{BUILD_STATE} as select ? as build_key,"
-            " ? as key_salt, ? as key_verifier, current_timestamp as built_at",
-            [build_key, salt, key_verifier(key, salt)],
-        )
+        if select is None:  # a partial build leaves the state of the last full build
+            salt = new_salt()  # a new one per build: the verifier tells nothing across builds
+            connection.execute(
+                f"create or replace table marts.{BUILD_STATE} as select ? as build_key,"
+                " ? as key_salt, ? as key_verifier, current_timestamp as built_at",
+                [build_key, salt, key_verifier(key, salt)],
+            )
         connection.execute("commit")
-        return BuildResult(counts, len(checks), settings.uses_dev_key)
+        return _freshness(
+            connection,
+            BuildResult(counts, len(checks), settings.uses_dev_key, selected=select is not None),
+            settings.freshness_max_age,
+        )
     except BaseException:
         # nothing to roll back when the failure came before the transaction began
         with contextlib.suppress(duckdb.Error):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from pipelines.common.redact import remember
 from pipelines.config import (
@@ -12,6 +13,7 @@ from pipelines.config import (
     WarehouseConfiguration,
     warehouse_config,
 )
+from pipelines.marts.freshness import DEFAULT_FRESHNESS_MAX_AGE, parse_age
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,8 @@ class TransformSettings:
     closing_statuses: tuple[str, ...] = DEFAULT_CLOSING_STATUSES
     # a secret: never in a repr, a log line, an error or the build state (pipelines.marts.key_check)
     pseudonymization_key: str = field(default=DEV_PSEUDONYMIZATION_KEY, repr=False)
+    # warn when the newest event is older (not part of the build key: it changes no table)
+    freshness_max_age: timedelta | None = parse_age(DEFAULT_FRESHNESS_MAX_AGE)
 
     def public_settings(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """Every setting but the key: what the build state may depend on in clear."""
@@ -46,6 +50,7 @@ def load_transform_settings(config: WarehouseConfiguration | None = None) -> Tra
         language_preference=tuple(config.language_preference),
         closing_statuses=tuple(config.closing_statuses),
         pseudonymization_key=str(config.pseudonymization_key or DEV_PSEUDONYMIZATION_KEY),
+        freshness_max_age=parse_age(str(config.freshness_max_age)),
     )
     remember(settings.pseudonymization_key)  # scrubbed from any log line or error
     if settings.uses_dev_key:
