@@ -6,7 +6,7 @@
 -- can never displace a dated state), and among themselves a create comes first, then they
 -- follow their place in the archive (source file path, then position in the file), which
 -- every event has; event_id decides the rest.
--- grain: one row per event (event_id); event_sequence 1..events_count within a request
+-- grain, key, columns and checks: transforms/intermediate/_models.toml
 with
 
 events as (

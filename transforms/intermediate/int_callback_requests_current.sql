@@ -2,7 +2,7 @@
 -- int_callback_request_events_ordered), with lifecycle facts over all its events.
 -- Timestamps are optional in the spec: first_seen_at, last_seen_at, first_created_at and
 -- closed_at are null when no event of the request carries the timestamp they need.
--- grain: one row per callback_request_id
+-- grain, key, columns and checks: transforms/intermediate/_models.toml
 with
 
 ordered as (

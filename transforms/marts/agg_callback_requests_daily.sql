@@ -7,7 +7,7 @@
 -- days (nothing changes in it: open_at_end_of_day stays as on its last listed day).
 -- Requests without a createdAt (optional in the spec) have no day: they are left out here
 -- and counted in fct_callback_requests (created_at null).
--- Keys: (day, office_id, subject_id, meeting_type) unique (null keys grouped as null)
+-- grain, key, columns and checks: transforms/marts/_models.toml
 with
 
 requests as (

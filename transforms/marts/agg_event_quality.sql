@@ -7,7 +7,7 @@
 -- events_without_timestamp: events with an id but no usable updatedAt (ordered by their place
 -- in the archive); events_without_any_timestamp: of those, the ones without a usable
 -- createdAt either.
--- grain: one row per entity ('Callback Request', 'Appointment'); key: entity
+-- grain, key, columns and checks: transforms/marts/_models.toml
 with
 
 callback_requests as (

@@ -1,6 +1,6 @@
 -- Customers, identified only by a pseudonymous key (keyed hash of the customer id).
 -- No names, emails, phone numbers or customer numbers.
--- Keys: customer_key unique
+-- grain, key, columns and checks: transforms/marts/_models.toml
 with
 
 participants as (

@@ -1,5 +1,6 @@
 -- Employees who took part in callback requests, latest version of each.
--- Keys: employee_key (the employee id) unique. Contact details are left out.
+-- Contact details are left out.
+-- grain, key, columns and checks: transforms/marts/_models.toml
 with
 
 participants as (

@@ -1,5 +1,5 @@
 -- Listings with their tags, latest version of each.
--- Keys: listing_id unique
+-- grain, key, columns and checks: transforms/marts/_models.toml
 with
 
 events as (

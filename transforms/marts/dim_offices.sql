@@ -1,5 +1,5 @@
 -- Offices, latest version of each (by the office's own updatedAt, then the event's).
--- Keys: office_id unique
+-- grain, key, columns and checks: transforms/marts/_models.toml
 with
 
 events as (

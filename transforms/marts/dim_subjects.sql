@@ -1,5 +1,5 @@
 -- Subjects with their subject group, latest version of each.
--- Keys: subject_id unique
+-- grain, key, columns and checks: transforms/marts/_models.toml
 with
 
 events as (

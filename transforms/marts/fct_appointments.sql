@@ -6,7 +6,7 @@
 -- id have no row here (they stay in staging.stg_appointment_events; agg_event_quality counts
 -- them). callback_request_id is null when the linked request is not in the warehouse (a gap
 -- in the archive): callback_request_ref keeps the link as delivered.
--- Keys: appointment_id unique; callback_request_id -> fct_callback_requests (nullable)
+-- grain, key, columns and checks: transforms/marts/_models.toml
 with
 
 events as (

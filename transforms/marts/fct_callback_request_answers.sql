@@ -1,5 +1,5 @@
 -- One row per questionnaire answer of a callback request, in its current state.
--- Keys: (callback_request_id, answer_index) unique; callback_request_id -> fct_callback_requests
+-- grain, key, columns and checks: transforms/marts/_models.toml
 with
 
 current_state as (

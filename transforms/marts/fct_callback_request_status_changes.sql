@@ -2,7 +2,7 @@
 -- The first row of a request is its initial status (from_status null). Events that repeat
 -- the previous status are not changes. time_in_previous_status_seconds is the time since
 -- the previous change.
--- Keys: (callback_request_id, change_index) unique; callback_request_id -> fct_callback_requests
+-- grain, key, columns and checks: transforms/marts/_models.toml
 with
 
 ordered as (

@@ -3,9 +3,8 @@
 -- reached staging has a row, even one whose events carry nothing but its id: columns whose
 -- value is unknown are null; events_without_timestamp counts its events without a usable
 -- updatedAt, and first_seen_at is null when none of its events carries any timestamp.
--- Keys: callback_request_id (unique); office_id -> dim_offices, subject_id -> dim_subjects,
--- listing_id -> dim_listings, employee_key -> dim_employees, customer_key -> dim_customers.
 -- closed_at is the first time a closing status (warehouse.closing_statuses) was seen.
+-- grain, key, columns and checks: transforms/marts/_models.toml
 with
 
 current_state as (

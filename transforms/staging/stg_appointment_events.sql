@@ -1,7 +1,8 @@
 -- Appointment events, deduplicated by event id, typed.
--- grain: one row per distinct event (event_id). Every event of raw is here, also those
+-- Every event of raw is here, also those
 -- without an appointment or without its id (appointment_id null: the spec requires only the
 -- envelope); fct_appointments leaves those out and agg_event_quality counts them.
+-- grain, key, columns and checks: transforms/staging/_models.toml
 with
 
 source as (

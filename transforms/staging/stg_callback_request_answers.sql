@@ -1,5 +1,5 @@
 -- Questionnaire answers of each callback request event, with the question label resolved.
--- grain: one row per (event_id, answer_index)
+-- grain, key, columns and checks: transforms/staging/_models.toml
 with
 
 answers as (

@@ -1,6 +1,7 @@
 -- Callback request events, deduplicated by event id, typed, with names resolved.
--- grain: one row per distinct event (event_id). Only event_id and callback_request_id are
+-- Only event_id and callback_request_id are
 -- always present (the spec requires nothing else): every other column may be null.
+-- grain, key, columns and checks: transforms/staging/_models.toml
 with
 
 source as (

@@ -1,5 +1,5 @@
 -- Participants of each callback request event: employees and customers.
--- grain: one row per (event_id, participant_index)
+-- grain, key, columns and checks: transforms/staging/_models.toml
 with
 
 participants as (

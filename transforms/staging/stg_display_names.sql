@@ -1,7 +1,7 @@
 -- One display value per translated field, chosen by the configured language preference
 -- (warehouse.language_preference), then any available language, deterministically:
 -- preferred rank, then language code, then position in the list.
--- grain: one row per (owner_dlt_id, owner, field)
+-- grain, key, columns and checks: transforms/staging/_models.toml
 with
 
 translations as (

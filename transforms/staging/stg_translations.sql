@@ -1,8 +1,8 @@
 -- Every translation of every translated field, gathered in one place.
--- grain: one row per (owner row, owner, field, position in the translation list)
 -- owner_dlt_id is the raw row that holds the translated object: the event row for
 -- subject/office/listing/location, the participant row for employee/customer, the answer
 -- row for questions.
+-- grain, key, columns and checks: transforms/staging/_models.toml
 with
 
 translations as (
