@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum requirements.lock | cut -d' ' -f1)
 
-.PHONY: venv run test test-slow test-all lint format sample report bench lock clean
+.PHONY: venv run test test-slow test-all lint format sample report docs bench lock clean
 
 venv: $(STAMP)
 
@@ -41,6 +41,10 @@ report: run
 		--to html --execute --no-input --template-file report.html.j2 \
 		callback_requests_report.ipynb --output-dir ../data/reports
 	@echo "report: data/reports/callback_requests_report.html"
+
+# the model catalog: a static site (opens from disk) from transforms/ and the current warehouse
+docs: venv
+	$(PY) -m pipelines.docs --out data/docs
 
 BENCH_EVENTS ?= 20000
 bench: venv

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -60,14 +61,27 @@ def built_columns(
     transforms_dir: Path = TRANSFORMS_DIR, settings: TransformSettings | None = None
 ) -> dict[str, list[tuple[str, str]]]:
     """`layer.name` -> [(column, DuckDB type)] of every model, built on empty sources."""
-    with _session(settings or TransformSettings()) as connection:
+    files = tuple(
+        (path, path.stat().st_mtime_ns)
+        for path in sorted(transforms_dir.rglob("*"))
+        if path.is_file()
+    )
+    built = _built_columns(transforms_dir, settings or TransformSettings(), files)
+    return {table: list(columns) for table, columns in built.items()}
+
+
+@functools.lru_cache(maxsize=8)
+def _built_columns(
+    transforms_dir: Path, settings: TransformSettings, files: tuple[object, ...]
+) -> dict[str, tuple[tuple[str, str], ...]]:
+    with _session(settings) as connection:
         for table, contract in _raw_contract(transforms_dir).items():
             body = _source_view_sql(table, contract, None)
             connection.execute(f"create temp view src_{table} as {body}")
         result = {}
         for model in order_models(discover_models(transforms_dir)):
             connection.execute(f"create table {model.table} as {model.sql}")
-            result[model.table] = _columns(connection, model.table)
+            result[model.table] = tuple(_columns(connection, model.table))
         return result
 
 
