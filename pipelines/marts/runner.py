@@ -27,7 +27,7 @@ import duckdb
 from pipelines import settings as s
 from pipelines.common.errors import EXIT_CHECK_FAILED, EXIT_USAGE, ExpectedFailure
 from pipelines.marts.data_checks import failed_checks, load_checks
-from pipelines.marts.freshness import describe_newest, newest_event_at
+from pipelines.marts.freshness import describe_newest, format_age, newest_event_at
 from pipelines.marts.key_check import key_verifier, new_salt, same_key
 from pipelines.marts.transform_settings import TransformSettings
 from pipelines.warehouse.connection import connect
@@ -261,7 +261,7 @@ def _freshness(
                 "newest event %s is older than warehouse.freshness_max_age (%s):"
                 " is the archive still receiving deliveries?",
                 describe_newest(result.newest_event_at),
-                max_age,
+                format_age(max_age),
             )
     return result
 
