@@ -28,13 +28,14 @@ from pipelines.marts.runner import (
     order_models,
 )
 from pipelines.marts.transform_settings import TransformSettings
+from pipelines.warehouse.connection import connect
 
 Rows = list[dict[str, Any]]
 
 
 @contextlib.contextmanager
 def _session(settings: TransformSettings) -> Iterator[duckdb.DuckDBPyConnection]:
-    connection = duckdb.connect(":memory:")
+    connection = connect(":memory:", memory_limit=None)  # a throwaway database, not the warehouse
     try:
         _register_functions(connection, settings)
         connection.execute("set TimeZone = 'UTC'")
