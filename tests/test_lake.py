@@ -29,8 +29,18 @@ from conftest import (
 
 SAMPLE = REPO / "data" / "archive"
 EVENT_TABLES = ("callback_request_events", "appointment_events")
-# columns that say when a row was written or by which load: differ between any two runs
-RUN_COLUMNS = (*DLT_IDS, "read_at", "rejected_at", "load_id", "event_row_id")
+# columns that say when a row was written, by which load, or carry dlt's row ids (staging keeps
+# them to join raw rows): differ between any two runs, into a file or a lake alike
+RUN_COLUMNS = (
+    *DLT_IDS,
+    "read_at",
+    "rejected_at",
+    "load_id",
+    "event_row_id",
+    "answer_row_id",
+    "participant_row_id",
+    "owner_dlt_id",
+)
 
 
 def lake_of(folder: Path) -> str:
