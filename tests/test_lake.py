@@ -323,3 +323,62 @@ def test_clean_leaves_a_configured_data_path_and_a_postgres_lake_alone(tmp_path:
     assert proc.returncode == 0, proc.stderr
     assert "left alone: the catalog ducklake:postgres:dbname=lake" in proc.stdout
     assert "s3://bucket/lake" in proc.stdout
+
+
+@pytest.mark.slow
+def test_a_failed_build_on_a_lake_keeps_the_previous_marts(tmp_path: Path) -> None:
+    """The build's transaction rolls back on a lake as in a file: exit 7, old marts kept."""
+    import shutil
+
+    from test_transforms import SETTINGS, scenario
+
+    from pipelines.common.errors import ExpectedFailure
+    from pipelines.load.pipeline import load_archive
+    from pipelines.marts.runner import build_models
+
+    archive = write_files(tmp_path / "archive", scenario())
+    lake = lake_of(tmp_path)
+    load_archive(str(archive), lake)
+    build_models(lake, SETTINGS)
+    before = marts_contents(lake)
+    assert before["fct_callback_requests"]
+    broken = tmp_path / "transforms"
+    shutil.copytree(REPO / "transforms", broken)
+    model = broken / "marts" / "fct_callback_requests.sql"
+    model.write_text(f"select * replace ('x' as callback_request_id) from ({model.read_text()})")
+    with pytest.raises(ExpectedFailure, match="data check failed"):
+        build_models(lake, SETTINGS, broken)
+    assert marts_contents(lake) == before
+    model.write_text("select * from nowhere")
+    with pytest.raises(ExpectedFailure, match="model marts.fct_callback_requests failed"):
+        build_models(lake, SETTINGS, broken)
+    assert marts_contents(lake) == before
+
+
+def test_the_repair_of_a_resumed_load_works_on_a_lake(tmp_path: Path) -> None:
+    """Rows a resumed load inserted twice (same `_dlt_id`) go, through dlt's ducklake client:
+    a lake table takes `delete ... where rowid in (...)`."""
+    from pipelines.load.pipeline import make_pipeline
+    from pipelines.load.raw_repair import remove_replayed_rows
+    from pipelines.warehouse.connection import connect
+
+    lake = lake_of(tmp_path)
+    con = connect(lake)
+    con.execute("create schema raw")
+    con.execute(
+        "create table raw.callback_request_events as"
+        " select 'e' || range as event_id, 'id' || range as _dlt_id from range(5)"
+    )
+    con.execute(
+        "create table raw.callback_request_events__participants as"
+        " select 'p' || range as _dlt_id, 'id' || range as _dlt_parent_id from range(3)"
+    )
+    for table in ("callback_request_events", "callback_request_events__participants"):
+        con.execute(f"insert into raw.{table} select * from raw.{table} limit 2")
+    con.close()
+    with make_pipeline(lake).sql_client() as client:
+        removed = remove_replayed_rows(client, "callback_request_events")
+    assert removed == {"callback_request_events": 2, "callback_request_events__participants": 2}
+    assert lake_query(
+        lake, "select count(*), count(distinct _dlt_id) from raw.callback_request_events"
+    ) == [(5, 5)]
