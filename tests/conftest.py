@@ -185,3 +185,79 @@ def archive(tmp_path: Path) -> Path:
 def database(tmp_path: Path) -> Path:
     """Where the test's warehouse goes."""
     return tmp_path / "warehouse.duckdb"
+
+
+# dlt's per-row and per-load ids differ between any two loads: left out when comparing warehouses
+DLT_IDS = ("_dlt_id", "_dlt_parent_id", "_dlt_root_id", "_dlt_load_id")
+
+
+def _table_names(con: Any, schema: str) -> list[str]:
+    return [
+        name
+        for (name,) in con.execute(
+            "select table_name from information_schema.tables"
+            " where table_catalog = current_database() and table_schema = ?"
+            " and table_name not like '\\_%' escape '\\' order by 1",
+            [schema],
+        ).fetchall()
+    ]
+
+
+def schema_contents(
+    warehouse: Any, schema: str = "marts", exclude: Sequence[str] = ()
+) -> dict[str, list[tuple]]:
+    """Every table of `schema` (names starting with `_` left out), all rows sorted, through
+    `pipelines.warehouse.connection.connect`: compares a file with a lake. `exclude`: columns
+    left out (such as `DLT_IDS`)."""
+    from pipelines.warehouse.connection import connect
+
+    con = connect(warehouse, read_only=True)
+    try:
+        contents = {}
+        for name in _table_names(con, schema):
+            columns = [
+                c
+                for (c,) in con.execute(
+                    "select column_name from information_schema.columns"
+                    " where table_catalog = current_database() and table_schema = ?"
+                    " and table_name = ? order by ordinal_position",
+                    [schema, name],
+                ).fetchall()
+                if c not in exclude
+            ]
+            selected = ", ".join(f'"{c}"' for c in columns)
+            rows = con.execute(f'select {selected} from {schema}."{name}"').fetchall()
+            contents[name] = sorted(rows, key=repr)
+        return contents
+    finally:
+        con.close()
+
+
+def marts_contents(warehouse: Any) -> dict[str, list[tuple]]:
+    """All marts of a warehouse (file or lake), every row, sorted: equal on equal data."""
+    return schema_contents(warehouse, "marts")
+
+
+def warehouse_counts(warehouse: Any, schema: str = "raw") -> dict[str, int]:
+    """Row count of every table of `schema` of a warehouse (file or lake), dlt's own left out."""
+    from pipelines.warehouse.connection import connect
+
+    con = connect(warehouse, read_only=True)
+    try:
+        return {
+            name: con.execute(f'select count(*) from {schema}."{name}"').fetchone()[0]
+            for name in _table_names(con, schema)
+        }
+    finally:
+        con.close()
+
+
+def lake_query(warehouse: Any, sql: str) -> list[tuple]:
+    """A read-only query against a warehouse (file or lake)."""
+    from pipelines.warehouse.connection import connect
+
+    con = connect(warehouse, read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()

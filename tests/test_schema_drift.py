@@ -5,14 +5,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import callback_event, jsonl, query, write_files
+import pytest
+from conftest import callback_event, jsonl, lake_query, write_files
 from test_transforms import SETTINGS
 
 from pipelines.load.pipeline import load_archive
 from pipelines.marts.runner import _source_view_sql, build_models
 
 
-def test_drifting_archive_loads_and_marts_keep_working(archive: Path, database: Path) -> None:
+@pytest.fixture(params=["file", pytest.param("lake", marks=pytest.mark.slow)])
+def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A DuckDB file, and a lake with a SQLite catalog (its `src_` views read `raw`'s columns
+    of the lake only, not those of another attached database)."""
+    if request.param == "lake":
+        return f"ducklake:sqlite:{tmp_path / 'catalog.sqlite'}"
+    return str(tmp_path / "warehouse.duckdb")
+
+
+def test_drifting_archive_loads_and_marts_keep_working(archive: Path, warehouse: str) -> None:
+    database = warehouse
     write_files(archive, {"2024/08/17/a.jsonl": jsonl(callback_event("e1", "cr-1"))})
     load_archive(str(archive), database)
     build_models(database, SETTINGS)
@@ -34,29 +45,29 @@ def test_drifting_archive_loads_and_marts_keep_working(archive: Path, database: 
         result.new_columns["callback_request_events"]
     )
     # raw keeps every value, in the variant columns where the type changed
-    assert query(
+    assert lake_query(
         database,
         "select subject__order__v_text, office__id, listing, priority from raw.callback_request_events"
         " where event_id = 'e2'",
     ) == [("7th", "4711", "L-9", "HIGH")]
-    assert query(database, "select channel from raw.callback_request_events__reminders") == [
+    assert lake_query(database, "select channel from raw.callback_request_events__reminders") == [
         ("SMS",)
     ]
 
     built = build_models(database, SETTINGS)
     assert built.row_counts["marts.fct_callback_requests"] == 3
-    assert query(
+    assert lake_query(
         database,
         "select subject_order, office_id, lead_segment_id from staging.stg_callback_request_events"
         " where event_id = 'e2'",
     ) == [(None, "4711", None)]
-    assert query(
+    assert lake_query(
         database,
         "select callback_request_id, updated_at from marts.fct_callback_requests order by 1",
     )[2] == ("cr-3", None)
-    assert query(database, "select count(*) from marts.dim_offices where office_id = '4711'") == [
-        (1,)
-    ]
+    assert lake_query(
+        database, "select count(*) from marts.dim_offices where office_id = '4711'"
+    ) == [(1,)]
 
 
 def test_variant_columns_fold_back_into_the_contract_column() -> None:
