@@ -19,14 +19,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from pipelines.common.errors import EXIT_LOCKED, ExpectedFailure
+from pipelines.common.errors import (
+    CATALOG_REFUSED,
+    EXIT_LOCKED,
+    EXIT_PERMISSION,
+    EXIT_SOURCE,
+    ExpectedFailure,
+)
 from pipelines.warehouse.location import Warehouse
 
 _POLL_SECONDS = 1.0
 # what the lock session calls itself (`application_name`, seen in pg_stat_activity)
 APPLICATION_PREFIX = "pexip-warehouse run"
-# exit code when the catalog cannot be reached (as for any unreachable warehouse)
-EXIT_CATALOG_UNREACHABLE = EXIT_LOCKED
 
 
 def lock_key(metadata_schema: str) -> int:
@@ -62,9 +66,15 @@ def catalog_connection(warehouse: Warehouse, application_name: str | None = None
         reason = " ".join(str(error).split())
         if warehouse.catalog_password:
             reason = reason.replace(warehouse.catalog_password, "***")
+        # the same words and exit codes as a failure inside the run (`errors.classify`)
+        if any(phrase.lower() in reason.lower() for phrase in CATALOG_REFUSED):
+            raise ExpectedFailure(
+                EXIT_PERMISSION,
+                f"the catalog server of {warehouse.display} refused the connection: {reason} "
+                "(check the user and WAREHOUSE__CATALOG_PASSWORD)",
+            ) from None
         raise ExpectedFailure(
-            EXIT_CATALOG_UNREACHABLE,
-            f"cannot reach the lake's catalog {warehouse.display}: {reason}",
+            EXIT_SOURCE, f"the catalog server of {warehouse.display} is unreachable: {reason}"
         ) from None
     connection.autocommit = True
     return connection
