@@ -149,22 +149,17 @@ def reference(archive: tuple[Path, dict], tmp_path_factory: pytest.TempPathFacto
 
 
 @pytest.fixture
-def lake(servers: Servers, tmp_path: Path) -> Lake:
-    """A fresh lake: a new catalog database owned by `loader`, a new bucket prefix."""
+def lake(servers: Servers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lake]:
+    """A fresh lake: a new catalog database owned by `loader`, a new bucket prefix; its bucket
+    keys in this process too (for `connect()` here)."""
     dbname = f"lake_{os.getpid()}_{next(_names)}"
     postgres = servers.postgres
     postgres.execute(f"create database {dbname} owner {postgres.user}", "postgres")
     postgres.execute(f"revoke all on database {dbname} from public", "postgres")
-    return Lake(servers, dbname, tmp_path)
-
-
-@pytest.fixture
-def lake_env(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lake]:
-    """The lake's bucket keys in this process too (for `connect()` here)."""
-    for key, value in lake.servers.s3.lake_env().items():
+    for key, value in servers.s3.lake_env().items():
         monkeypatch.setenv(key, value)
     connection.storage_configuration.cache_clear()
-    yield lake
+    yield Lake(servers, dbname, tmp_path)
     connection.storage_configuration.cache_clear()
 
 
@@ -239,9 +234,9 @@ def assert_no_secret(lake: Lake, *outputs: str) -> None:
 
 
 def test_lake_gives_the_marts_of_a_file_warehouse(
-    lake_env: Lake, archive: tuple[Path, dict], reference: dict
+    lake: Lake, archive: tuple[Path, dict], reference: dict
 ) -> None:
-    lake, (source, manifest) = lake_env, archive
+    source, manifest = archive
     first = lake.run(source)
     assert first.returncode == 0, first.stderr + first.stdout
     assert "(data s3://lake/" in first.stdout
@@ -275,9 +270,9 @@ def test_lake_gives_the_marts_of_a_file_warehouse(
 
 
 def test_analyst_role_reads_every_mart_and_writes_nothing(
-    lake_env: Lake, archive: tuple[Path, dict], monkeypatch: pytest.MonkeyPatch
+    lake: Lake, archive: tuple[Path, dict], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    lake, postgres = lake_env, lake_env.servers.postgres
+    postgres = lake.servers.postgres
     analyst, password = f"analyst_{lake.dbname}", "analyst-secret-1"
     # the set-up, before the first run (default privileges cover the tables DuckLake creates)
     postgres.execute(ANALYST_ROLE_SQL.format(analyst=analyst, password=password), "postgres")
