@@ -140,8 +140,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
     argv = sys.argv[1:] if argv is None else argv
     verbose = "-v" in argv or "--verbose" in argv
-    # dlt logs its workers' tracebacks as warnings: keep cron output to our own lines
-    os.environ["RUNTIME__LOG_LEVEL"] = "INFO" if verbose else "ERROR"
+    # dlt logs its workers' tracebacks as warnings, and a load job that failed on a lost
+    # connection (a catalog server that went away) as an error with its traceback: keep cron
+    # output to our own lines (the run's `error:` line says it once)
+    os.environ["RUNTIME__LOG_LEVEL"] = "INFO" if verbose else "CRITICAL"
     args = parse_args(argv)
     _setup_logging(args.verbose)
     try:

@@ -7,24 +7,18 @@ signatures and IAM policies once the archive is uploaded, so wrong keys fail as 
 
 from __future__ import annotations
 
-import json
 import secrets
-import socket
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import s3fs
 from conftest import callback_event, generate, jsonl, mart_names, query, run_job, table_counts
 from dlt.common.storages.fsspec_filesystem import FileItemDict, glob_files
+from servers import SOURCE_CREDENTIALS, S3Server, no_ambient_aws_credentials, s3_server
 
 from pipelines.common.errors import EXIT_SOURCE, ExpectedFailure
 from pipelines.load import source
@@ -34,97 +28,15 @@ pytestmark = pytest.mark.slow  # a real server process per module
 
 BUCKET = "webhook-archive"
 PREFIX = "deliveries/v1"
-CREDENTIALS = "SOURCES__FILESYSTEM__CREDENTIALS__"
-# credentials must come from the dlt variables only, never from the machine running the tests
-AMBIENT_AWS = (
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_SECURITY_TOKEN",
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_S3",
-)
+CREDENTIALS = SOURCE_CREDENTIALS
 
 
 @dataclass
-class S3Server:
-    """A running moto server with one uploaded archive and two IAM users' keys."""
+class ArchiveServer(S3Server):
+    """The moto server with one archive uploaded to `BUCKET/PREFIX`."""
 
-    endpoint: str
-    key_id: str
-    secret: str
-    list_only_key_id: str  # may list the bucket, may not read its objects
-    list_only_secret: str
     archive: Path
     manifest: dict[str, Any]
-
-    def client(self) -> Any:
-        """A boto3 S3 client signed with the full-access user's keys."""
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint,
-            aws_access_key_id=self.key_id,
-            aws_secret_access_key=self.secret,
-            region_name="us-east-1",
-        )
-
-    def env(self, key_id: str | None = None, secret: str | None = None) -> dict[str, str]:
-        """dlt environment variables for the job: endpoint and (by default the good) keys."""
-        return {
-            f"{CREDENTIALS}ENDPOINT_URL": self.endpoint,
-            f"{CREDENTIALS}AWS_ACCESS_KEY_ID": key_id or self.key_id,
-            f"{CREDENTIALS}AWS_SECRET_ACCESS_KEY": secret or self.secret,
-        }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_answering(url: str, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"moto server exited with {server.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=1):
-                return
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.1)
-    pytest.fail(f"moto server did not answer within 30 s:\n{log.read_text()}")
-
-
-def require_signatures(endpoint: str) -> None:
-    """From now on moto authenticates every request (signature, key, IAM policy)."""
-    request = urllib.request.Request(
-        f"{endpoint}/moto-api/reset-auth",
-        data=b"0",
-        method="POST",
-        headers={"Content-Type": "text/plain"},  # moto reads the raw body
-    )
-    with urllib.request.urlopen(request, timeout=5) as response:
-        assert json.load(response)["status"] == "ok"
-
-
-def iam_user(endpoint: str, name: str, actions: list[str]) -> tuple[str, str]:
-    """Create an IAM user allowed `actions` on every resource; return its access key."""
-    iam = boto3.client(
-        "iam",
-        endpoint_url=endpoint,
-        aws_access_key_id="setup",
-        aws_secret_access_key="setup",
-        region_name="us-east-1",
-    )
-    iam.create_user(UserName=name)
-    statement = {"Effect": "Allow", "Action": actions, "Resource": "*"}
-    policy = {"Version": "2012-10-17", "Statement": [statement]}
-    iam.put_user_policy(UserName=name, PolicyName="s3", PolicyDocument=json.dumps(policy))
-    key = iam.create_access_key(UserName=name)["AccessKey"]
-    return key["AccessKeyId"], key["SecretAccessKey"]
 
 
 def upload(client: Any, root: Path, prefix: str) -> int:
@@ -134,52 +46,17 @@ def upload(client: Any, root: Path, prefix: str) -> int:
     return len(files)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def no_ambient_aws_credentials() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as patch:
-        for name in AMBIENT_AWS:
-            patch.delenv(name, raising=False)
-        patch.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-        patch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
-        patch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-        yield
-
-
 @pytest.fixture(scope="module")
-def s3(
-    tmp_path_factory: pytest.TempPathFactory, no_ambient_aws_credentials: None
-) -> Iterator[S3Server]:
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ArchiveServer]:
     root = tmp_path_factory.mktemp("s3")
-    log = root / "moto.log"
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    with log.open("wb") as log_file:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_until_answering(endpoint, server, log)
-        key_id, secret = iam_user(endpoint, "loader", ["s3:*"])
-        list_key_id, list_secret = iam_user(endpoint, "lister", ["s3:ListBucket"])
-        archive = root / "archive"
-        manifest = generate(archive, 150, 7, "--corrupt", "--gzip-share", "0.3")
-        require_signatures(endpoint)
-        server_info = S3Server(
-            endpoint, key_id, secret, list_key_id, list_secret, archive, manifest
-        )
+    archive = root / "archive"
+    manifest = generate(archive, 150, 7, "--corrupt", "--gzip-share", "0.3")
+    with no_ambient_aws_credentials(), s3_server(root) as server:
+        server_info = ArchiveServer(**vars(server), archive=archive, manifest=manifest)
         client = server_info.client()
         client.create_bucket(Bucket=BUCKET)
         assert upload(client, archive, PREFIX) > 10
         yield server_info
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 def marts(database: Path) -> dict[str, list[tuple]]:

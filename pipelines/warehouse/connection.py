@@ -4,19 +4,20 @@ DuckLake alike.
 
 A lake is attached under the name `lake` and made the default database (`USE lake`), so the
 same SQL (`raw.x`, `marts.y`) runs on both. Extensions are loaded from their packages (see
-`extensions`), bucket keys become DuckDB secrets of the connection, and a PostgreSQL catalog's
-password is added to the attach string, never to a log line.
+`extensions`), bucket keys become DuckDB secrets of the connection, and so does a PostgreSQL
+catalog's password: never in the attach string, so never in an error, a log line or dlt's trace.
 """
 
 from __future__ import annotations
 
 import functools
+import shlex
 from pathlib import Path
 from typing import Any
 
 import dlt
 import duckdb
-from dlt.common.configuration import resolve_configuration
+from dlt.common.configuration import configspec, resolve_configuration
 from dlt.common.configuration.specs.connection_string_credentials import (
     ConnectionStringCredentials,
 )
@@ -36,6 +37,9 @@ METADATA_SCHEMA = "ducklake"
 # bucket credentials of a lake's data path: [warehouse.storage.credentials] in
 # .dlt/secrets.toml, or WAREHOUSE__STORAGE__CREDENTIALS__AWS_ACCESS_KEY_ID and the like
 STORAGE_SECTIONS = ("warehouse", "storage")
+# the secret the postgres extension applies to every PostgreSQL connection of a DuckDB session
+# (a catalog's password; see `catalog_secret_statements`)
+CATALOG_SECRET = "__default_postgres"
 
 
 def as_warehouse(database: Warehouse | str | Path) -> Warehouse:
@@ -85,17 +89,26 @@ def _secret_statements(data_path: str) -> list[str]:
     )
 
 
-def _postgres_catalog(warehouse: Warehouse) -> str:
-    """The libpq string of a PostgreSQL catalog, with the configured password if any."""
-    catalog = warehouse.catalog
-    if warehouse.catalog_password:
-        escaped = warehouse.catalog_password.replace("\\", "\\\\").replace("'", "\\'")
-        catalog += f" password='{escaped}'"
-    return catalog
+def _sql_text(value: str) -> str:
+    """`value` as a SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def catalog_secret_statements(warehouse: Warehouse) -> list[str]:
+    """The PostgreSQL catalog's password as DuckDB's default postgres secret.
+
+    The postgres extension adds a secret's keywords to the libpq string it is given, and the
+    attach string stays without a password: DuckDB quotes that string whole in its errors
+    ("Unable to connect to Postgres at ..."), which reach logs and dlt's trace. Without a
+    configured password libpq's own `PGPASSWORD` / `~/.pgpass` apply."""
+    if warehouse.catalog_kind != "postgres" or not warehouse.catalog_password:
+        return []
+    password = _sql_text(warehouse.catalog_password)
+    return [f"create or replace secret {CATALOG_SECRET} (type postgres, password {password})"]
 
 
 def attach_statement(warehouse: Warehouse, read_only: bool = False) -> str:
-    """DuckDB's `ATTACH` of the lake as `lake` (may hold the catalog password: never log it)."""
+    """DuckDB's `ATTACH` of the lake as `lake` (no password: see `catalog_secret_statements`)."""
     data_path = warehouse.resolved_data_path
     if not _is_bucket(data_path):
         data_path = str(Path(data_path.removeprefix("file://")).resolve())
@@ -104,7 +117,7 @@ def attach_statement(warehouse: Warehouse, read_only: bool = False) -> str:
         target = f"ducklake:sqlite:{Path(warehouse.catalog).resolve()}"
         options += ["meta_journal_mode 'WAL'", "meta_busy_timeout 1000"]
     else:
-        target = f"ducklake:postgres:{_postgres_catalog(warehouse)}"
+        target = f"ducklake:postgres:{warehouse.catalog}"
         options.append(f"metadata_schema '{METADATA_SCHEMA}'")
     if read_only:
         options.append("read_only")
@@ -119,6 +132,7 @@ def lake_setup_statements(warehouse: Warehouse, read_only: bool = False) -> list
     return [
         *load_statements(lake_extensions(str(warehouse.catalog_kind), data_path)),
         *_secret_statements(data_path),
+        *catalog_secret_statements(warehouse),
         attach_statement(warehouse, read_only),
         f"use {LAKE_ALIAS}",
     ]
@@ -147,6 +161,40 @@ def connect(
     return connection
 
 
+class _LibpqString(str):
+    """A libpq `key=value` string where dlt expects a URL object (`render_as_string`)."""
+
+    def render_as_string(self, hide_password: bool = True) -> str:
+        """The string itself: it never holds a password."""
+        return str(self)
+
+
+@configspec(init=False)
+class PostgresCatalogCredentials(ConnectionStringCredentials):
+    """A PostgreSQL catalog as dlt's ducklake destination attaches it: a libpq `key=value`
+    string without a password, not dlt's URL (`postgres://user:password@host/db`).
+
+    The postgres extension merges its secret (the password, `catalog_secret_statements`) only
+    into a `key=value` string, and DuckDB quotes the attach string whole in its errors, which
+    dlt keeps in its trace."""
+
+    def to_url(self) -> Any:
+        """The libpq string (dlt calls `render_as_string` on it)."""
+        words = {
+            "dbname": self.database,
+            "host": self.host,
+            "port": self.port,
+            "user": self.username,
+            **self.get_query(),
+        }
+        return _LibpqString(
+            " ".join(f"{key}={shlex.quote(str(value))}" for key, value in words.items() if value)
+        )
+
+    def __str__(self) -> str:
+        return str(self.to_url())
+
+
 def _lake_credentials(warehouse: Warehouse, memory_limit: str | None) -> DuckLakeCredentials:
     if warehouse.catalog_kind == "sqlite":
         catalog = ConnectionStringCredentials(
@@ -154,17 +202,17 @@ def _lake_credentials(warehouse: Warehouse, memory_limit: str | None) -> DuckLak
         )
     else:
         params = dict(warehouse.postgres_params)
-        catalog = ConnectionStringCredentials(
+        catalog = PostgresCatalogCredentials(
             {
                 "drivername": "postgres",
                 "database": params.pop("dbname"),
                 "host": params.pop("host", None),
                 "port": int(params.pop("port")) if "port" in params else None,
                 "username": params.pop("user", None),
-                "password": warehouse.catalog_password,
                 "query": params or None,
             }
         )
+        catalog.resolve()  # kept as it is by dlt's resolution (not copied into its base class)
     data_path = warehouse.resolved_data_path
     if not _is_bucket(data_path):
         storage: Any = str(Path(data_path.removeprefix("file://")).resolve())
@@ -179,6 +227,8 @@ def _lake_credentials(warehouse: Warehouse, memory_limit: str | None) -> DuckLak
         for statement in load_statements(lake_extensions(str(warehouse.catalog_kind), data_path))
     ]
     credentials.global_config = _lake_config(warehouse, memory_limit)
+    # run on every connection dlt opens, before its ATTACH (a secret field: dlt's trace hides it)
+    credentials.statements = catalog_secret_statements(warehouse) or None
     return credentials
 
 

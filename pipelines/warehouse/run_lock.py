@@ -1,11 +1,11 @@
 """One run at a time per warehouse: `exclusive_run` is the only way in.
 
-Today it holds an advisory lock file beside the warehouse's local anchor (the DuckDB file or a
-lake's SQLite catalog; for a PostgreSQL catalog a name under `data/`, see
-`Warehouse.local_anchor`). For a DuckDB file it then waits (within `--wait`) for other
+A DuckDB file or a lake with a SQLite catalog (one machine) holds an advisory lock file beside
+its local anchor (the DuckDB file, the SQLite catalog). A lake with a PostgreSQL catalog (a
+team, several machines) holds an advisory lock in the catalog database instead, which every
+machine sees (`catalog_lock`). For a DuckDB file the run then waits (within `--wait`) for other
 processes that keep the file open; a lake needs no such wait: its readers take no lock, so
-they never block a run. A lock every machine of a team sees (in the catalog) belongs here too,
-behind the same function.
+they never block a run.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from pathlib import Path
 import duckdb
 
 from pipelines.common.errors import EXIT_LOCKED, ExpectedFailure
-from pipelines.warehouse.connection import as_warehouse, connect
+from pipelines.warehouse.catalog_lock import catalog_run_lock
+from pipelines.warehouse.connection import METADATA_SCHEMA, as_warehouse, connect
 from pipelines.warehouse.location import Warehouse
 
 _POLL_SECONDS = 1.0
@@ -40,6 +41,10 @@ def exclusive_run(database: Warehouse | str | Path, wait_seconds: float = 0.0) -
     DuckDB file, wait (within the same budget) until no other process keeps the file open.
     """
     warehouse = as_warehouse(database)
+    if warehouse.catalog_kind == "postgres":
+        with catalog_run_lock(warehouse, METADATA_SCHEMA, wait_seconds):
+            yield
+        return
     deadline = time.monotonic() + wait_seconds
     with _local_lock(warehouse, deadline):
         if not warehouse.is_lake:
