@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -235,3 +236,35 @@ def test_the_python_examples_of_the_analysts_guide_run(
     assert namespace["closed"] == closed > 0
     assert len(namespace["weekly"]) == weeks > 0
     assert f"{closed} closed requests" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_the_readers_on_a_lake_the_job_built(tmp_path: Path) -> None:
+    """The job's own lake (dlt's ducklake destination): `python -m pipelines.sql` and the
+    notebook find it from the same `WAREHOUSE__DATABASE` as the job, read-only."""
+    setting = f"ducklake:sqlite:{tmp_path / 'catalog.sqlite'}"
+    env = {"WAREHOUSE__DATABASE": setting}
+    proc = run_job("--source", str(REPO / "data" / "archive"), env=env)
+    assert proc.returncode == 0, proc.stderr
+    with Reader(setting) as lake:
+        count = int(lake.query("select count(*) as n from marts.fct_callback_requests")["n"][0])
+        events = int(lake.query("select count(*) as n from raw.callback_request_events")["n"][0])
+    assert count > 0 and events > 0
+
+    cli = subprocess.run(
+        [sys.executable, "-m", "pipelines.sql", "-csv", "-noheader"],
+        input="select count(*) from marts.fct_callback_requests;\n"
+        "select count(*) from raw.callback_request_events;\n"
+        "create table marts.x as select 1;\n",
+        cwd=REPO,
+        env={**os.environ, **env, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert cli.stdout.splitlines() == [str(count), str(events)], cli.stderr
+    assert "read-only" in cli.stderr
+
+    _, text, images = execute(env=env)
+    assert f"callback requests in range: {count}\n" in text
+    assert images == CHARTS
