@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum requirements.lock | cut -d' ' -f1)
 
-.PHONY: venv run test test-slow test-all lint format sample report docs bench lock clean
+.PHONY: venv run test test-slow test-all lint format sample report docs sql bench lock clean
 
 venv: $(STAMP)
 
@@ -35,9 +35,10 @@ test-slow: venv
 
 test-all: test test-slow
 
+# the notebook reads the job's own warehouse setting (.dlt/config.toml, WAREHOUSE__DATABASE, ...)
 report: run
 	mkdir -p data/reports
-	cd notebooks && WAREHOUSE_DATABASE=$(CURDIR)/data/warehouse.duckdb ../$(PY) -m jupyter nbconvert \
+	cd notebooks && ../$(PY) -m jupyter nbconvert \
 		--to html --execute --no-input --template-file report.html.j2 \
 		callback_requests_report.ipynb --output-dir ../data/reports
 	@echo "report: data/reports/callback_requests_report.html"
@@ -45,6 +46,10 @@ report: run
 # the model catalog: a static site (opens from disk) from transforms/ and the current warehouse
 docs: venv
 	$(PY) -m pipelines.docs --out data/docs
+
+# the venv's DuckDB CLI on the job's warehouse (file or lake), read-only
+sql: venv
+	$(PY) -m pipelines.sql
 
 BENCH_EVENTS ?= 20000
 bench: venv
