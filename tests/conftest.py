@@ -83,8 +83,9 @@ def write_files(root: Path, files: dict[str, bytes | str]) -> Path:
     return root
 
 
-def job_command(archive: Path, database: Path, *args: str) -> list[str]:
-    """The command line of `python -m pipelines.run` for `archive` into `database`."""
+def job_command(archive: Path, database: Path | str, *args: str) -> list[str]:
+    """The command line of `python -m pipelines.run` for `archive` into `database` (a file
+    warehouse or a lake setting)."""
     return [
         sys.executable,
         "-m",

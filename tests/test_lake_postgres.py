@@ -27,7 +27,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import REPO, generate, run_job
+from conftest import REPO, generate, job_command, run_job
 from servers import (
     PostgresServer,
     S3Server,
@@ -90,18 +90,7 @@ class Lake:
         }
 
     def command(self, archive: Path, *extra: str) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "pipelines.run",
-            "--source",
-            str(archive),
-            "--database",
-            self.setting,
-            "--data-path",
-            self.data_path,
-            *extra,
-        ]
+        return job_command(archive, self.setting, "--data-path", self.data_path, *extra)
 
     def run(self, archive: Path, *extra: str, timeout: int = 600) -> subprocess.CompletedProcess:
         return run_job(
