@@ -2,7 +2,9 @@
 
 Settings come from the command line, else dlt config (`pipelines.config`: `.dlt/config.toml`,
 environment variables such as `SOURCES__WEBHOOK_ARCHIVE__BUCKET_URL` and `WAREHOUSE__DATABASE`),
-else the defaults (`data/archive` into `data/warehouse.duckdb`).
+else the defaults (`data/archive` into `data/warehouse.duckdb`). The warehouse is a DuckDB file
+or a DuckLake (`ducklake:sqlite:PATH`, `ducklake:postgres:...` with `--data-path`): see
+`pipelines.warehouse.location`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import logging
 import os
 import sys
 import time
-from pathlib import Path
 
 from dlt.common.configuration.exceptions import ConfigurationException
 
@@ -24,21 +25,22 @@ from pipelines.common.errors import (
     EXIT_OK,
     EXIT_SOURCE,
     EXIT_UNEXPECTED,
+    EXIT_USAGE,
     ExpectedFailure,
     classify,
 )
 from pipelines.common.redact import (
     has_credentials,
     install_log_redaction,
-    redact_text,
     redact_url,
     remember,
     url_secrets,
 )
-from pipelines.config import source_config, warehouse_config
+from pipelines.config import source_config, warehouse_config, warehouse_location
 from pipelines.load.pipeline import LoadResult, load_archive
 from pipelines.marts.runner import BuildResult, build_models
 from pipelines.marts.transform_settings import load_transform_settings
+from pipelines.warehouse.location import Warehouse
 from pipelines.warehouse.maintenance import after_run
 from pipelines.warehouse.run_lock import exclusive_run
 
@@ -54,7 +56,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--source", help=f"archive folder or bucket URL (default {s.DEFAULT_SOURCE})"
     )
-    parser.add_argument("--database", help=f"DuckDB file (default {s.DEFAULT_DATABASE})")
+    parser.add_argument(
+        "--database",
+        help=f"DuckDB file (default {s.DEFAULT_DATABASE}), or a DuckLake: "
+        "ducklake:sqlite:PATH (one machine) or "
+        "'ducklake:postgres:dbname=... host=... user=...' (a team; password from "
+        "WAREHOUSE__CATALOG_PASSWORD or PGPASSWORD)",
+    )
+    parser.add_argument(
+        "--data-path",
+        metavar="DIR_OR_URL",
+        help="a lake's table files: a folder or a bucket URL (s3://, gs://, az://; default for "
+        "a SQLite catalog: <catalog>.files/ beside it)",
+    )
     parser.add_argument(
         "--full-refresh",
         action="store_true",
@@ -86,7 +100,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"configuration: {exc}")
     args.warehouse = warehouse
     args.source = args.source or source.bucket_url
-    args.database = args.database or warehouse.database
     args.memory_limit = warehouse.duckdb_memory_limit
     args.max_record_bytes = args.max_record_bytes or warehouse.max_record_bytes
     return args
@@ -124,34 +137,53 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["RUNTIME__LOG_LEVEL"] = "INFO" if verbose else "ERROR"
     args = parse_args(argv)
     _setup_logging(args.verbose)
-    database = Path(args.database)
+    try:
+        warehouse = warehouse_location(args.database, args.data_path)
+    except ExpectedFailure as failure:  # a lake spelling DuckDB would not understand
+        print(f"error: {failure.message}", file=sys.stderr)
+        return failure.exit_code
+    except ConfigurationException as exc:
+        print(f"error: configuration: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return _run(args, warehouse)
+
+
+def _run(args: argparse.Namespace, warehouse: Warehouse) -> int:
+    """Load, then build; return the exit code."""
     steps: dict[str, float] = {}
     result: LoadResult | None = None
     built: BuildResult | None = None
     started = time.perf_counter()
-    remember(*url_secrets(args.source), *url_secrets(args.database))
+    remember(
+        *url_secrets(args.source),
+        *url_secrets(warehouse.setting),
+        *url_secrets(warehouse.data_path or ""),
+        *([warehouse.catalog_password] if warehouse.catalog_password else []),
+    )
     try:
         if not args.transforms_only:
             _refuse_credentials_in_url(args.source)
-        database.parent.mkdir(parents=True, exist_ok=True)
-        with exclusive_run(database, args.wait):
+        warehouse.local_anchor.parent.mkdir(parents=True, exist_ok=True)
+        with exclusive_run(warehouse, args.wait):
             if not args.transforms_only:
-                log.info("loading %s into %s", redact_url(args.source), redact_text(str(database)))
+                log.info("loading %s into %s", redact_url(args.source), warehouse.display)
                 result = load_archive(
                     args.source,
-                    database,
+                    warehouse,
                     full_refresh=args.full_refresh,
                     max_record_bytes=args.max_record_bytes,
                     progress=Progress(),
                     memory_limit=args.memory_limit,
                 )
                 steps.update(result.step_seconds)
-            elif not database.exists():
-                raise ExpectedFailure(EXIT_SOURCE, f"database {database} does not exist yet")
+            elif not warehouse.exists():
+                raise ExpectedFailure(
+                    EXIT_SOURCE, f"database {warehouse.display} does not exist yet"
+                )
             timer = time.perf_counter()
             log.info("building staging, intermediate and marts")
             built = build_models(
-                database,
+                warehouse,
                 load_transform_settings(args.warehouse),
                 force=args.transforms_only,
                 memory_limit=args.memory_limit,
@@ -159,20 +191,20 @@ def main(argv: list[str] | None = None) -> int:
             steps["transforms"] = time.perf_counter() - timer
             timer = time.perf_counter()
             retention = args.warehouse.snapshot_retention  # a lake only, after a change
-            if after_run(database, retention, not built.up_to_date, args.memory_limit):
+            if after_run(warehouse, retention, not built.up_to_date, args.memory_limit):
                 steps["housekeeping"] = time.perf_counter() - timer
     except ExpectedFailure as failure:
         print(f"error: {failure.message}", file=sys.stderr)
         return failure.exit_code
     except Exception as exc:  # noqa: BLE001 - classify, then fall back to a full traceback
-        failure = classify(exc, str(database))
+        failure = classify(exc, warehouse)
         if failure is None:
             log.exception("run failed unexpectedly")
             return EXIT_UNEXPECTED
         print(f"error: {failure.message}", file=sys.stderr)
         return failure.exit_code
     steps["total"] = time.perf_counter() - started
-    print(format_summary(args.source, str(database), result, built, steps))
+    print(format_summary(args.source, warehouse.display, result, built, steps))
     return EXIT_OK
 
 

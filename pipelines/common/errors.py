@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import duckdb
 from dlt.common.configuration.exceptions import ConfigFieldMissingException, LookupTraces
 from dlt.extract.exceptions import ResourceExtractionError
 
 from pipelines.common.redact import redact_text
+
+if TYPE_CHECKING:
+    from pipelines.warehouse.location import Warehouse
 
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1
@@ -25,6 +29,31 @@ LISTING_RESOURCE = "filesystem"
 CREDENTIALS_HINT = (
     "set [sources.filesystem.credentials] in .dlt/secrets.toml "
     "or SOURCES__FILESYSTEM__CREDENTIALS__* environment variables"
+)
+# what DuckDB's sqlite and postgres extensions say when a lake's catalog cannot be used; the
+# messages echo the attach string (a PostgreSQL password included), so only our words are shown
+CATALOG_UNREADABLE = (
+    "file is not a database",
+    "unable to open database file",
+    "database disk image is malformed",
+    "attempt to write a readonly database",
+)
+CATALOG_UNREACHABLE = (
+    "Unable to connect to Postgres",
+    "could not connect to server",
+    "Connection refused",
+    "could not translate host name",
+    "server closed the connection unexpectedly",
+    "terminating connection due to administrator command",
+    "SSL SYSCALL error",
+    "no connection to the server",
+    "timeout expired",
+)
+CATALOG_REFUSED = (
+    "password authentication failed",
+    "no password supplied",
+    "permission denied for",
+    "pg_hba.conf rejects",
 )
 
 
@@ -61,8 +90,11 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
                 todo.append(nested)
 
 
-def classify(exc: BaseException, database: str) -> ExpectedFailure | None:
-    """Map a raised exception to an expected failure, or None when it is a bug."""
+def classify(exc: BaseException, warehouse: Warehouse | str) -> ExpectedFailure | None:
+    """Map a raised exception to an expected failure, or None when it is a bug.
+
+    `warehouse` is named in the message: a `Warehouse` by its `display` (no password)."""
+    database = warehouse if isinstance(warehouse, str) else warehouse.display
     chain = list(_chain(exc))
     for current in chain:
         if isinstance(current, ExpectedFailure):
@@ -70,6 +102,10 @@ def classify(exc: BaseException, database: str) -> ExpectedFailure | None:
     source_failure = _source_failure(chain)
     if source_failure is not None:
         return source_failure
+    if not isinstance(warehouse, str) and warehouse.is_lake:
+        lake_failure = _catalog_failure(chain, warehouse)
+        if lake_failure is not None:
+            return lake_failure
     for current in chain:
         text = str(current)
         if (
@@ -89,6 +125,44 @@ def classify(exc: BaseException, database: str) -> ExpectedFailure | None:
                 f"database {database} is locked by another process "
                 "(close other connections to it, or wait for the other run)",
             )
+    return None
+
+
+def _catalog_failure(chain: list[BaseException], warehouse: Warehouse) -> ExpectedFailure | None:
+    """A lake whose catalog cannot be used: a SQLite file that is no catalog or cannot be
+    opened, a PostgreSQL server that cannot be reached or refuses the credentials."""
+    texts = [str(current) for current in chain if isinstance(current, Exception)]
+
+    def said(phrases: tuple[str, ...]) -> str | None:
+        return next(
+            (phrase for text in texts for phrase in phrases if phrase.lower() in text.lower()),
+            None,
+        )
+
+    if warehouse.catalog_kind == "sqlite":
+        if any("Permission denied" in text for text in texts):
+            return ExpectedFailure(
+                EXIT_PERMISSION, f"no permission to access the lake catalog {warehouse.display}"
+            )
+        reason = said(CATALOG_UNREADABLE)
+        if reason is not None:
+            return ExpectedFailure(
+                EXIT_SOURCE, f"lake catalog {warehouse.display} is unreadable: {reason}"
+            )
+        return None
+    reason = said(CATALOG_REFUSED)
+    if reason is not None:
+        return ExpectedFailure(
+            EXIT_PERMISSION,
+            f"the catalog server of {warehouse.display} refused the connection: {reason} "
+            "(check the user and WAREHOUSE__CATALOG_PASSWORD)",
+        )
+    reason = said(CATALOG_UNREACHABLE)
+    if reason is not None:
+        return ExpectedFailure(
+            EXIT_SOURCE,
+            f"the catalog server of {warehouse.display} is unreachable: {reason}",
+        )
     return None
 
 

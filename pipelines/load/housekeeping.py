@@ -27,15 +27,17 @@ def prune_loaded_packages(pipeline: Pipeline, keep: int) -> int:
 def prune_state_history(pipeline: Pipeline, keep: int) -> int:
     """Delete this pipeline's stored states but those of its newest `keep` loads.
 
-    dlt restores the state of the newest completed load (by load id), which is always kept."""
+    dlt restores the state of the newest completed load (by load id), which is always kept.
+    Counted, then deleted: a DuckLake table takes no `delete ... returning`."""
     with pipeline.sql_client() as client:
         table = client.make_qualified_table_name(STATE_TABLE)
-        rows = client.execute_sql(
-            f"delete from {table} where pipeline_name = %s and _dlt_load_id not in"
+        old = (
+            f"from {table} where pipeline_name = %s and _dlt_load_id not in"
             f" (select _dlt_load_id from {table} where pipeline_name = %s"
-            " order by _dlt_load_id desc limit %s) returning version",
-            pipeline.pipeline_name,
-            pipeline.pipeline_name,
-            max(keep, 1),
+            " order by _dlt_load_id desc limit %s)"
         )
-    return len(rows or [])
+        args = (pipeline.pipeline_name, pipeline.pipeline_name, max(keep, 1))
+        count = client.execute_sql(f"select count(*) {old}", *args)[0][0]
+        if count:
+            client.execute_sql(f"delete {old}", *args)
+    return int(count)

@@ -7,18 +7,21 @@ from pathlib import Path
 import duckdb
 
 from pipelines import settings as s
-from pipelines.warehouse.connection import connect
+from pipelines.warehouse.connection import as_warehouse, connect
+from pipelines.warehouse.location import Warehouse
 
 
 class WarehouseEventIndex:
     """Answers "which of these event ids are loaded already?" from the raw event tables.
 
-    Opens the DuckDB file read-only on first use; `close()` must be called before dlt
-    writes to the same file from this process.
+    Opens the warehouse read-only on first use; `close()` must be called before dlt
+    writes to the same warehouse from this process.
     """
 
-    def __init__(self, database: Path, memory_limit: str = s.DEFAULT_DUCKDB_MEMORY_LIMIT) -> None:
-        self._database = database
+    def __init__(
+        self, database: Warehouse | str | Path, memory_limit: str = s.DEFAULT_DUCKDB_MEMORY_LIMIT
+    ) -> None:
+        self._database = as_warehouse(database)
         self._memory_limit = memory_limit
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._tables: list[str] | None = None
@@ -33,8 +36,9 @@ class WarehouseEventIndex:
                 present = {
                     name
                     for (name,) in self._connection.execute(
-                        "select table_name from information_schema.tables "
-                        "where table_schema = ? and table_name in (?, ?)",
+                        "select table_name from information_schema.tables"
+                        " where table_catalog = current_database()"
+                        " and table_schema = ? and table_name in (?, ?)",
                         [s.RAW_DATASET, s.CALLBACK_REQUEST_EVENTS, s.APPOINTMENT_EVENTS],
                     ).fetchall()
                 }

@@ -27,7 +27,8 @@ from pipelines.load.reconcile import AuditReport, reconcile_warehouse
 from pipelines.load.run_stats import RunStats
 from pipelines.load.source import webhook_archive
 from pipelines.load.warehouse_sync import attach_to_warehouse
-from pipelines.warehouse.connection import dlt_destination
+from pipelines.warehouse.connection import as_warehouse, dlt_destination
+from pipelines.warehouse.location import Warehouse
 
 if TYPE_CHECKING:  # the progress line is the command line's; the load only calls it
     from pipelines.cli.progress import Progress
@@ -50,18 +51,23 @@ class LoadResult:
     resynced: str | None = None
 
 
-def pipelines_dir_for(database: Path) -> Path:
-    """dlt's working folder lives beside the warehouse, so each warehouse resumes its own runs."""
-    return database.with_name(database.name + ".dlt-pipelines")
+def pipelines_dir_for(database: Warehouse | str | Path) -> Path:
+    """dlt's working folder lives beside the warehouse's local anchor (the DuckDB file, a
+    lake's SQLite catalog), so each warehouse resumes its own runs."""
+    anchor = as_warehouse(database).local_anchor
+    return anchor.with_name(anchor.name + ".dlt-pipelines")
 
 
-def make_pipeline(database: Path, memory_limit: str = s.DEFAULT_DUCKDB_MEMORY_LIMIT) -> Pipeline:
-    """The dlt pipeline that writes the `raw` dataset of `database`."""
+def make_pipeline(
+    database: Warehouse | str | Path, memory_limit: str = s.DEFAULT_DUCKDB_MEMORY_LIMIT
+) -> Pipeline:
+    """The dlt pipeline that writes the `raw` dataset of the warehouse (file or lake)."""
+    warehouse = as_warehouse(database)
     return dlt.pipeline(
         pipeline_name=s.PIPELINE_NAME,
-        destination=dlt_destination(database, memory_limit),
+        destination=dlt_destination(warehouse, memory_limit),
         dataset_name=s.RAW_DATASET,
-        pipelines_dir=str(pipelines_dir_for(database)),
+        pipelines_dir=str(pipelines_dir_for(warehouse)),
         progress=None,
     )
 
@@ -109,38 +115,39 @@ def _table_columns(pipeline: Pipeline) -> dict[str, set[str]]:
 
 def load_archive(
     source: str,
-    database: Path,
+    database: Warehouse | str | Path,
     *,
     full_refresh: bool = False,
     max_record_bytes: int = s.DEFAULT_MAX_RECORD_BYTES,
     progress: Progress | None = None,
     memory_limit: str = s.DEFAULT_DUCKDB_MEMORY_LIMIT,
 ) -> LoadResult:
-    """Load new or changed files of `source` into `database`; return what happened."""
+    """Load new or changed files of `source` into the warehouse; return what happened."""
+    warehouse = as_warehouse(database)
     bucket_url = check_source(source)
     if full_refresh and not _source_has_files(bucket_url):
         raise ExpectedFailure(
             EXIT_SOURCE, f"source {source} holds no files: a full refresh would empty the warehouse"
         )
-    database.parent.mkdir(parents=True, exist_ok=True)
-    pipeline = make_pipeline(database, memory_limit)
+    warehouse.local_anchor.parent.mkdir(parents=True, exist_ok=True)
+    pipeline = make_pipeline(warehouse, memory_limit)
     result = LoadResult(stats=RunStats())
     timer = time.perf_counter()
 
-    result.resynced = attach_to_warehouse(pipeline, database)
+    result.resynced = attach_to_warehouse(pipeline, warehouse)
     if pipeline.has_pending_data:  # a previous run stopped after extract: finish it first
         log.warning("finishing a load left pending by an interrupted run")
         log.info("normalizing the pending load")
         pipeline.normalize()
-        log.info("loading the pending load into %s", database)
+        log.info("loading the pending load into %s", warehouse.display)
         result.resumed_load_ids.extend(_load_ids(pipeline.load()))
     columns_before = {} if full_refresh else _table_columns(pipeline)
     result.step_seconds["prepare"] = time.perf_counter() - timer
 
     with _relaxed_gc():
-        known = None if full_refresh else WarehouseEventIndex(database, memory_limit)
+        known = None if full_refresh else WarehouseEventIndex(warehouse, memory_limit)
         _extract_normalize_load(
-            pipeline, result, bucket_url, database, known, full_refresh, max_record_bytes, progress
+            pipeline, result, bucket_url, warehouse, known, full_refresh, max_record_bytes, progress
         )
 
     columns_after = _table_columns(pipeline)
@@ -172,7 +179,7 @@ def _extract_normalize_load(
     pipeline: Pipeline,
     result: LoadResult,
     bucket_url: str,
-    database: Path,
+    warehouse: Warehouse,
     known: WarehouseEventIndex | None,
     full_refresh: bool,
     max_record_bytes: int,
@@ -218,7 +225,7 @@ def _extract_normalize_load(
     pipeline.normalize()
     result.step_seconds["normalize"] = time.perf_counter() - timer
     timer = time.perf_counter()
-    log.info("loading into %s", database)
+    log.info("loading into %s", warehouse.display)
     result.load_ids.extend(_load_ids(pipeline.load()))
     result.step_seconds["load"] = time.perf_counter() - timer
 

@@ -18,7 +18,8 @@ def _tables_of_chain(client, root: str) -> list[str]:  # noqa: ANN001 - dlt's sq
     """The root table and every child table (`root__...`) that has a `_dlt_id` column."""
     rows = client.execute_sql(
         "select table_name from information_schema.columns"
-        " where table_schema = %s and column_name = '_dlt_id'"
+        " where table_catalog = current_database() and table_schema = %s"
+        " and column_name = '_dlt_id'"
         " and (table_name = %s or starts_with(table_name, %s))",
         client.dataset_name,
         root,

@@ -26,7 +26,8 @@ class AuditReport:
 
 def _existing_tables(client) -> set[str]:  # noqa: ANN001 - dlt's sql client
     rows = client.execute_sql(
-        "select table_name from information_schema.tables where table_schema = %s",
+        "select table_name from information_schema.tables"
+        " where table_catalog = current_database() and table_schema = %s",
         client.dataset_name,
     )
     return {name for (name,) in rows}

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 from dlt.common.destination.exceptions import DestinationUndefinedEntity
 from dlt.pipeline.pipeline import Pipeline
+
+from pipelines.warehouse.location import Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +69,10 @@ def working_folder_loads(pipeline: Pipeline) -> WorkingFolderLoads:
     return WorkingFolderLoads(completed, list(pending))
 
 
-def warehouse_loads(pipeline: Pipeline, database: Path, wanted: str | None) -> WarehouseLoads:
+def warehouse_loads(pipeline: Pipeline, warehouse: Warehouse, wanted: str | None) -> WarehouseLoads:
     """The warehouse's newest completed load (`_dlt_loads`, status 0) and whether it holds
-    `wanted`; the file is not created when it is missing."""
-    if not database.exists():
+    `wanted`; the file (or a lake's SQLite catalog) is not created when it is missing."""
+    if not warehouse.exists():
         return WarehouseLoads(exists=False)
     try:
         with pipeline.sql_client() as client:
@@ -104,11 +105,11 @@ def mismatch(local: WorkingFolderLoads, warehouse: WarehouseLoads) -> str | None
     return None
 
 
-def attach_to_warehouse(pipeline: Pipeline, database: Path) -> str | None:
-    """Before extract: make the working folder describe `database`; return the reason when it
-    had to be discarded (and log it as a warning), else None."""
+def attach_to_warehouse(pipeline: Pipeline, location: Warehouse) -> str | None:
+    """Before extract: make the working folder describe the warehouse; return the reason when
+    it had to be discarded (and log it as a warning), else None."""
     local = working_folder_loads(pipeline)
-    warehouse = warehouse_loads(pipeline, database, local.newest_completed)
+    warehouse = warehouse_loads(pipeline, location, local.newest_completed)
     reason = mismatch(local, warehouse)
     if reason is not None:
         pending = f", {len(local.pending)} pending load(s) included" if local.pending else ""
@@ -119,7 +120,7 @@ def attach_to_warehouse(pipeline: Pipeline, database: Path) -> str | None:
         )
         log.warning(
             "warehouse %s %s: discarded dlt's working folder %s%s; %s",
-            database,
+            location.display,
             reason,
             pipeline.working_dir,
             pending,

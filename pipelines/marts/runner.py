@@ -25,6 +25,7 @@ from pipelines.marts.data_checks import failed_checks, load_checks
 from pipelines.marts.key_check import key_verifier, new_salt, same_key
 from pipelines.marts.transform_settings import TransformSettings
 from pipelines.warehouse.connection import connect
+from pipelines.warehouse.location import Warehouse
 
 LAYERS = ("staging", "intermediate", "marts")
 BUILD_STATE = "_build_state"  # marts._build_state: what the current marts were built from
@@ -138,7 +139,8 @@ def _create_source_views(connection: duckdb.DuckDBPyConnection, transforms_dir: 
     """Expose each contract table as `src_<table>`: raw's rows with the contract's columns."""
     raw_columns: dict[str, set[str]] = {}
     for table, column in connection.execute(
-        "select table_name, column_name from information_schema.columns where table_schema = ?",
+        "select table_name, column_name from information_schema.columns"
+        " where table_catalog = current_database() and table_schema = ?",
         [s.RAW_DATASET],
     ).fetchall():
         raw_columns.setdefault(table, set()).add(column)
@@ -178,7 +180,8 @@ def _build_key(
         if path.is_file() and path.suffix in (".sql", ".toml"):
             digest.update(path.relative_to(transforms_dir).as_posix().encode() + path.read_bytes())
     has_loads = connection.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        "select count(*) from information_schema.tables"
+        " where table_catalog = current_database() and table_schema = ? and table_name = ?",
         [s.RAW_DATASET, "_dlt_loads"],
     ).fetchall()[0][0]
     if has_loads:
@@ -200,8 +203,9 @@ def _previous_build_state(connection: duckdb.DuckDBPyConnection) -> _BuildState:
     columns = [
         name
         for (name,) in connection.execute(
-            "select column_name from information_schema.columns "
-            f"where table_schema = 'marts' and table_name = '{BUILD_STATE}'"
+            "select column_name from information_schema.columns"
+            " where table_catalog = current_database()"
+            f" and table_schema = 'marts' and table_name = '{BUILD_STATE}'"
         ).fetchall()
     ]
     if "key_verifier" not in columns:  # no build yet, or one from before the key verifier
@@ -220,7 +224,7 @@ def _existing_counts(connection: duckdb.DuckDBPyConnection, models: list[Model])
 
 
 def build_models(
-    database: Path,
+    database: Warehouse | str | Path,
     settings: TransformSettings,
     transforms_dir: Path = TRANSFORMS_DIR,
     *,

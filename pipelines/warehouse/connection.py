@@ -47,6 +47,22 @@ def _memory_config(memory_limit: str | None) -> dict[str, Any]:
     return {"memory_limit": memory_limit} if memory_limit else {}
 
 
+def spill_path(warehouse: Warehouse) -> Path:
+    """Where DuckDB spills beyond its memory limit: `<file>.tmp` (DuckDB's default for a
+    file), and for a lake (an in-memory database, which would spill into `./.tmp`) the same
+    name beside its local anchor, so `make clean` finds it."""
+    anchor = warehouse.local_anchor
+    return anchor.with_name(anchor.name + ".tmp")
+
+
+def _lake_config(warehouse: Warehouse, memory_limit: str | None) -> dict[str, Any]:
+    return {
+        **OFFLINE_CONFIG,
+        **_memory_config(memory_limit),
+        "temp_directory": str(spill_path(warehouse)),
+    }
+
+
 def _is_bucket(url: str) -> bool:
     return "://" in url and not url.startswith("file://")
 
@@ -118,10 +134,10 @@ def connect(
     A lake is attached read-only when `read_only`: such a connection can query every table
     and takes no lock, so it never blocks a run."""
     warehouse = as_warehouse(database)
-    config = {**OFFLINE_CONFIG, **_memory_config(memory_limit)}
     if not warehouse.is_lake:
+        config = {**OFFLINE_CONFIG, **_memory_config(memory_limit)}
         return duckdb.connect(str(warehouse.path), read_only=read_only, config=config)
-    connection = duckdb.connect(":memory:", config=config)
+    connection = duckdb.connect(":memory:", config=_lake_config(warehouse, memory_limit))
     try:
         for statement in lake_setup_statements(warehouse, read_only):
             connection.execute(statement)
@@ -162,7 +178,7 @@ def _lake_credentials(warehouse: Warehouse, memory_limit: str | None) -> DuckLak
         statement.removeprefix("load ")
         for statement in load_statements(lake_extensions(str(warehouse.catalog_kind), data_path))
     ]
-    credentials.global_config = {**OFFLINE_CONFIG, **_memory_config(memory_limit)}
+    credentials.global_config = _lake_config(warehouse, memory_limit)
     return credentials
 
 
