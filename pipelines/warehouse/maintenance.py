@@ -50,8 +50,24 @@ SMALL_FILE_BYTES = 16 * 1024 * 1024
 MERGE_AFTER_SMALL_FILES = 32
 # how long a file that no snapshot references any more is kept for readers still reading it
 FILE_DELETION_DELAY = timedelta(hours=1)
+# the snapshot of each marts build says so: `select * from lake.snapshots() where
+# commit_message = 'marts built'` lists the runs an analyst can time travel to
+MARTS_COMMIT_AUTHOR = "pipelines.run"
+MARTS_COMMIT_MESSAGE = "marts built"
 # DuckLake's metadata tables, as DuckDB attaches them beside the lake
 METADATA = f"__ducklake_metadata_{LAKE_ALIAS}"
+
+
+def label_marts_commit(
+    connection: duckdb.DuckDBPyConnection, database: Warehouse | str | Path
+) -> None:
+    """In a lake, name the snapshot the marts build commits (author `pipelines.run`, message
+    `MARTS_COMMIT_MESSAGE`), so analysts find each run's marts in `lake.snapshots()`."""
+    if as_warehouse(database).is_lake:
+        connection.execute(
+            f"call ducklake_set_commit_message('{LAKE_ALIAS}', ?, ?)",
+            [MARTS_COMMIT_AUTHOR, MARTS_COMMIT_MESSAGE],
+        )
 
 
 def parse_retention(value: str | None, setting: str = "warehouse.snapshot_retention") -> str:
