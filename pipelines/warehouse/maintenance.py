@@ -72,14 +72,15 @@ def label_marts_commit(
 
 def parse_retention(value: str | None, setting: str = "warehouse.snapshot_retention") -> str:
     """A retention as DuckDB interval text (`7 days`, `36 hours`, `2 weeks`); exit 2 when it
-    is not one or is negative. Empty means the default."""
+    is not one, has no unit, or is negative. Empty means the default."""
     text = (value or "").strip() or s.DEFAULT_SNAPSHOT_RETENTION
     try:
         with duckdb.connect(":memory:") as con:
             negative = con.execute("select ?::interval < interval 0 seconds", [text]).fetchone()[0]  # type: ignore[index]
     except duckdb.Error:
         negative = None
-    if negative is None or negative:
+    # a bare number is seconds to DuckDB, surely not what `7` meant: a unit is required
+    if negative is None or negative or not any(char.isalpha() for char in text):
         raise ExpectedFailure(
             EXIT_USAGE,
             f"{setting}: {text!r} is not a duration such as '7 days' or '36 hours'",
