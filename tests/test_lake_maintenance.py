@@ -23,6 +23,7 @@ from pipelines.warehouse.connection import connect
 from pipelines.warehouse.maintenance import (
     MARTS_COMMIT_MESSAGE,
     MERGE_AFTER_SMALL_FILES,
+    inlined_rows,
     maintain_lake,
     parse_retention,
 )
@@ -172,6 +173,25 @@ def test_orphaned_files_are_deleted_after_the_delay_live_ones_never(tmp_path: Pa
     assert done is not None and done.orphans_deleted == 0
     with connect(lake, read_only=True) as con:
         assert con.execute("select count(*) from raw.t").fetchone()[0] == 900
+
+
+def test_rows_inlined_in_the_catalog_are_written_to_files_past_a_threshold(
+    tmp_path: Path,
+) -> None:
+    lake, catalog = _lake(tmp_path)
+    _insert_batches(lake, 10, rows=3)  # a few rows per insert: kept in the catalog
+    assert _data_files(catalog) == []
+    with connect(lake, read_only=True) as con:
+        assert inlined_rows(con) == 30
+    done = maintain_lake(lake, flush_after_inlined_rows=31)
+    assert done is not None and done.inlined_rows_flushed == 0
+    done = maintain_lake(lake, flush_after_inlined_rows=30)
+    assert done is not None and done.inlined_rows_flushed == 30
+    assert len(_data_files(catalog)) == 1
+    with connect(lake, read_only=True) as con:
+        assert inlined_rows(con) == 0
+        assert con.execute("select count(*) from raw.t").fetchone()[0] == 30
+        assert con.execute("select count(*) from raw.t at (version => 4)").fetchone()[0] == 6
 
 
 @pytest.mark.slow  # two runs of the job into a lake (~40 s)

@@ -7,11 +7,14 @@ After a run that loaded something or rebuilt the marts, the job therefore:
 1. expires the snapshots older than `warehouse.snapshot_retention` (default 8 days: "what
    did last Monday's report say" must still work at any hour of the Monday after), keeping
    the one that was current at the cutoff; the newest snapshot is never expired;
-2. merges small data files (`ducklake_merge_adjacent_files`, files under
+2. writes the rows DuckLake keeps inlined in the catalog (inserts of a few rows) out to
+   data files once the current tables hold `FLUSH_AFTER_INLINED_ROWS` of them
+   (`ducklake_flush_inlined_data`), so the catalog does not grow with every run;
+3. merges small data files (`ducklake_merge_adjacent_files`, files under
    `SMALL_FILE_BYTES` only) once a table has `MERGE_AFTER_SMALL_FILES` of them: merging keeps
    time travel (the merged file records which snapshot wrote which rows), and its cost then
    stays bounded instead of rewriting the same files every 15 minutes;
-3. deletes the files no snapshot references any more (`ducklake_cleanup_old_files`) once
+4. deletes the files no snapshot references any more (`ducklake_cleanup_old_files`) once
    they were unreferenced for at least `FILE_DELETION_DELAY`, so a reader that started a
    query on an older snapshot just before still finds its files; and files in the data path
    the catalog never referenced (`ducklake_delete_orphaned_files`, e.g. written by a killed
@@ -48,6 +51,10 @@ log = logging.getLogger(__name__)
 SMALL_FILE_BYTES = 16 * 1024 * 1024
 # merge once one table holds this many small files (one per run that inserts into it)
 MERGE_AFTER_SMALL_FILES = 32
+# DuckLake keeps small inserts (a few events) in catalog tables instead of files ("inlined");
+# past this many inlined rows in the current tables they are written out to Parquet files,
+# which the merge then folds together, so the catalog does not grow with every run
+FLUSH_AFTER_INLINED_ROWS = 100_000
 # how long a file that no snapshot references any more is kept for readers still reading it
 FILE_DELETION_DELAY = timedelta(hours=1)
 # the snapshot of each marts build says so: `select * from lake.snapshots() where
@@ -93,6 +100,7 @@ class MaintenanceResult:
     """What housekeeping did to the lake."""
 
     retention: str
+    inlined_rows_flushed: int = 0  # rows moved from catalog tables into data files
     snapshots_expired: int = 0
     snapshots_kept: int = 0
     files_merged: int = 0  # small files rewritten into...
@@ -109,8 +117,13 @@ class MaintenanceResult:
             else "no merge needed"
         )
         orphans = f" and {self.orphans_deleted} orphaned" if self.orphans_deleted else ""
+        flushed = (
+            f"wrote {self.inlined_rows_flushed} inlined rows to files, "
+            if self.inlined_rows_flushed
+            else ""
+        )
         return (
-            f"lake housekeeping: expired {self.snapshots_expired} snapshots older than "
+            f"lake housekeeping: {flushed}expired {self.snapshots_expired} snapshots older than "
             f"{self.retention} ({self.snapshots_kept} kept for time travel), {merged}, "
             f"deleted {self.files_deleted} unreferenced files{orphans} "
             f"({self.seconds:.1f} s)"
@@ -118,8 +131,10 @@ class MaintenanceResult:
 
 
 def _scalar(connection: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> int:
-    row = connection.execute(sql, params or []).fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
+    # fetchall, never fetchone: a DuckLake function's changes are committed only once its
+    # result is read to the end (with fetchone a flush was silently lost)
+    rows = connection.execute(sql, params or []).fetchall()
+    return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
 
 def _expire(connection: duckdb.DuckDBPyConnection, retention: str) -> list[int]:
@@ -150,6 +165,32 @@ def _expire(connection: duckdb.DuckDBPyConnection, retention: str) -> list[int]:
             [versions],
         ).fetchall()
     return versions
+
+
+def inlined_rows(connection: duckdb.DuckDBPyConnection) -> int:
+    """Rows the current tables keep inlined in the catalog."""
+    names = connection.execute(
+        f"""
+        select i.table_name from {METADATA}.ducklake_inlined_data_tables i
+        join {METADATA}.ducklake_table t using (table_id)
+        where t.end_snapshot is null
+        """
+    ).fetchall()
+    if not names:
+        return 0
+    counts = " union all ".join(
+        f'select count(*) as n from {METADATA}."{name}"' for (name,) in names
+    )
+    return _scalar(connection, f"select sum(n) from ({counts})")
+
+
+def _flush(connection: duckdb.DuckDBPyConnection, threshold: int) -> int:
+    """Write inlined rows to data files once there are `threshold` of them; return how many."""
+    if inlined_rows(connection) < threshold:
+        return 0
+    return _scalar(
+        connection, f"select sum(rows_flushed) from ducklake_flush_inlined_data('{LAKE_ALIAS}')"
+    )
 
 
 def small_files_per_table(connection: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -211,6 +252,7 @@ def maintain_lake(
     *,
     deletion_delay: timedelta = FILE_DELETION_DELAY,
     force_merge: bool = False,
+    flush_after_inlined_rows: int = FLUSH_AFTER_INLINED_ROWS,
     memory_limit: str | None = s.DEFAULT_DUCKDB_MEMORY_LIMIT,
 ) -> MaintenanceResult | None:
     """Expire old snapshots, merge small files, delete unreferenced ones; None for a file
@@ -223,6 +265,7 @@ def maintain_lake(
     connection = connect(warehouse, memory_limit=memory_limit)
     try:
         result.snapshots_expired = len(_expire(connection, result.retention))
+        result.inlined_rows_flushed = _flush(connection, flush_after_inlined_rows)
         result.files_merged, result.files_written = _merge(connection, force_merge)
         result.files_deleted, result.orphans_deleted = _delete_files(connection, deletion_delay)
         result.snapshots_kept = _scalar(
