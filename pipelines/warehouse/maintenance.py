@@ -82,8 +82,9 @@ def parse_retention(value: str | None, setting: str = "warehouse.snapshot_retent
     is not one, has no unit, or is negative. Empty means the default."""
     text = (value or "").strip() or s.DEFAULT_SNAPSHOT_RETENTION
     try:
-        with duckdb.connect(":memory:") as con:
-            negative = con.execute("select ?::interval < interval 0 seconds", [text]).fetchone()[0]  # type: ignore[index]
+        # DuckDB's own interval syntax, on its default in-memory database (not the warehouse)
+        row = duckdb.execute("select ?::interval < interval 0 seconds", [text]).fetchall()
+        negative = row[0][0]
     except duckdb.Error:
         negative = None
     # a bare number is seconds to DuckDB, surely not what `7` meant: a unit is required
