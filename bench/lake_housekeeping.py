@@ -83,6 +83,23 @@ def _run_job(archive: Path, catalog: Path, housekeeping: bool, log: Path) -> flo
     return time.perf_counter() - started
 
 
+def final_housekeeping(catalog: Path) -> dict[str, Any]:
+    """Housekeeping as the next run would do it (default retention), then with every small
+    file merged, then with a retention of 0 and no deletion delay (what the lake comes down
+    to once the retention has passed); the lake's state after each."""
+    warehouse = f"ducklake:sqlite:{catalog}"
+    final = {}
+    for label, kwargs in (
+        ("next run (defaults)", {}),
+        ("merge forced", {"force_merge": True}),
+        ("retention 0, no delay", {"retention": "0 seconds", "deletion_delay": timedelta(0)}),
+    ):
+        done = maintain_lake(warehouse, **kwargs)
+        final[label] = {"did": done.describe() if done else None, **lake_state(catalog)}
+        print(json.dumps({label: final[label]}), flush=True)
+    return final
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line: the runs, then the table of file counts and catalog sizes."""
     parser = argparse.ArgumentParser(prog="python -m bench.lake_housekeeping")
@@ -91,8 +108,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-events", type=int, default=1000)
     parser.add_argument("--no-housekeeping", action="store_true")
     parser.add_argument("--final-housekeeping", action="store_true")
+    parser.add_argument(
+        "--final-only",
+        action="store_true",
+        help="only the final housekeeping, on the lake a previous (interrupted) call left",
+    )
     parser.add_argument("--output", type=Path)
     args = parser.parse_args(argv)
+    if args.final_only:
+        catalog = args.workdir.resolve() / "lake" / "catalog.sqlite"
+        result = {"before": lake_state(catalog), "final_housekeeping": final_housekeeping(catalog)}
+        if args.output:
+            args.output.write_text(json.dumps(result, indent=2) + "\n")
+        return 0
     work = args.workdir.resolve()
     work.mkdir(parents=True, exist_ok=True)
     base, pool = work / "base", work / "pool"
@@ -121,17 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(rows[-1]), flush=True)
     result: dict[str, Any] = {"housekeeping_every_run": housekeeping, "runs": rows}
     if args.final_housekeeping:
-        warehouse = f"ducklake:sqlite:{catalog}"
-        final = {}
-        for label, retention, delay in (
-            ("default retention", None, None),
-            ("retention 0, no delay", "0 seconds", timedelta(0)),
-        ):
-            kwargs = {"deletion_delay": delay} if delay is not None else {}
-            done = maintain_lake(warehouse, retention or "8 days", force_merge=True, **kwargs)
-            final[label] = {"did": done.describe() if done else None, **lake_state(catalog)}
-            print(json.dumps({label: final[label]}), flush=True)
-        result["final_housekeeping"] = final
+        result["final_housekeeping"] = final_housekeeping(catalog)
     if args.output:
         args.output.write_text(json.dumps(result, indent=2) + "\n")
     return 0
