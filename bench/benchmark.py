@@ -10,7 +10,9 @@ the same N and seed) it measures, each as a real child process:
   the practical floor on this machine;
 - (d) a re-run of (a) with nothing new (no-op);
 - (e) a run of (a) after 1% new files (a small archive of another seed, copied into a new
-  sub-folder of the archive and removed again afterwards).
+  sub-folder of the archive and removed again afterwards);
+- (f) (a) into a DuckLake with a SQLite catalog (`--database ducklake:sqlite:...`, data files
+  in the folder beside it) instead of a DuckDB file, on the same archive.
 
 For each: wall time, events/s, MB/s (uncompressed archive bytes / wall) and the peak RSS of
 the process tree (the sum over the child and its descendants, polled every 50 ms, and never
@@ -61,7 +63,10 @@ RUN_NAMES = {
     "c": "(c) duckdb read_json + UNNEST",
     "d": "(d) no-op re-run of (a)",
     "e": "(e) (a) after +1% new files",
+    "f": "(f) (a) into a lake (SQLite catalog)",
 }
+# run (f)'s lake, in the work folder: the catalog, and its data files in `<catalog>.files/`
+LAKE_CATALOG = "f-lake/catalog.sqlite"
 log = logging.getLogger("bench")
 
 
@@ -252,12 +257,20 @@ def parse_steps(summary: str) -> dict[str, float]:
     return {step: float(seconds) for step, seconds in re.findall(r"(\w+) ([\d.]+)s", line)}
 
 
-def _query(database: Path, sql: str) -> Any:
+def _query(database: Path | str, sql: str) -> Any:
+    """A read-only query on a DuckDB file, or on a lake (`ducklake:...`)."""
+    if str(database).startswith("ducklake:"):
+        if str(REPO) not in sys.path:  # run as a script: bench/ is on the path, not the repo
+            sys.path.insert(0, str(REPO))
+        from pipelines.warehouse.connection import connect  # the job's own way into a lake
+
+        with connect(str(database), read_only=True) as con:
+            return con.execute(sql).fetchall()
     with duckdb.connect(str(database), read_only=True) as con:
         return con.execute(sql).fetchall()
 
 
-def job_events(database: Path) -> dict[str, int]:
+def job_events(database: Path | str) -> dict[str, int]:
     """Events the job stored: from the main archive, and from the increment folder."""
     rows = _query(
         database,
@@ -292,9 +305,10 @@ def _clean(workdir: Path) -> None:
     for db in ("a", "b", "c"):
         for path in workdir.glob(f"{db}.duckdb*"):
             shutil.rmtree(path) if path.is_dir() else path.unlink()
+    shutil.rmtree(workdir / Path(LAKE_CATALOG).parent, ignore_errors=True)
 
 
-def _job(archive: Path, database: Path) -> list[str]:
+def _job(archive: Path, database: Path | str) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -384,7 +398,14 @@ def run_benchmark(
     checks["increment_distinct_events"] = extra_manifest["distinct_events"]
     checks["e_events"] = job_events(a_db)
 
-    for key in "abc":
+    lake_catalog = workdir / LAKE_CATALOG
+    lake_catalog.parent.mkdir(parents=True, exist_ok=True)
+    f_lake = f"ducklake:sqlite:{lake_catalog}"
+    runs["f"], summary = run_measured("f", _job(archive, f_lake), cwd=REPO, env=job_env, **limits)
+    runs["f"].steps = parse_steps(summary)
+    checks["f_events"] = job_events(f_lake)["archive"]
+
+    for key in "abcf":
         runs[key].events, runs[key].mb = manifest["deliveries_written"], archive_mb
     runs["e"].events = extra_manifest["deliveries_written"]
     runs["e"].mb = uncompressed_bytes(extra) / 1e6
@@ -401,12 +422,17 @@ def run_benchmark(
         "archive_mb": archive_mb,
         "archive": str(archive),
         "startup_seconds": startup.seconds,
-        "figures": {key: runs[key].as_dict() for key in "abcde"},
+        "figures": {key: runs[key].as_dict() for key in "abcdef"},
         "a_over_c": runs["a"].seconds / runs["c"].seconds,
         "b_over_a": runs["b"].seconds / runs["a"].seconds,
         "e_over_a": runs["e"].seconds / runs["a"].seconds,
+        "f_over_a": runs["f"].seconds / runs["a"].seconds,
+        "f_over_a_rss": runs["f"].peak_rss_mb / runs["a"].peak_rss_mb,
         "checks": checks,
-        "databases": {key: str(db) for key, db in zip("abc", (a_db, b_db, c_db), strict=True)}
+        "databases": {
+            **{key: str(db) for key, db in zip("abc", (a_db, b_db, c_db), strict=True)},
+            "f": f_lake,
+        }
         if keep
         else {},
         "logs": str(logs),
@@ -461,6 +487,8 @@ def to_markdown(result: dict[str, Any]) -> str:
         f" | <= {TARGET_A_OVER_C:.0f}: {_met(result['a_over_c'] <= TARGET_A_OVER_C)} |",
         f"| b/a (dlt defaults / job) | {ratio}{result['b_over_a']:.2f} | |",
         f"| e/a (+1% files / full load) | {result['e_over_a']:.2f} | |",
+        f"| f/a (lake / file warehouse), wall time | {result['f_over_a']:.2f} | |",
+        f"| f/a (lake / file warehouse), peak RSS | {result['f_over_a_rss']:.2f} | |",
         "",
     ]
     steps = a["steps"]
@@ -483,15 +511,21 @@ def to_markdown(result: dict[str, Any]) -> str:
         lines.append(
             "- (e) per step: " + ", ".join(f"{k} {v:.1f} s" for k, v in f["e"]["steps"].items())
         )
+    if f["f"]["steps"]:
+        lines.append(
+            "- (f) per step: " + ", ".join(f"{k} {v:.1f} s" for k, v in f["f"]["steps"].items())
+        )
     distinct = result["distinct_events"]
     stored = [f"(a) {c['a_events']:,}"]
     stored.append(f"(b) {c['b_events']:,}" if "b_events" in c else "(b) n/a (killed)")
     stored.append(f"(c) {c['c_events']:,}")
+    stored.append(f"(f) {c['f_events']:,}")
     lines.append(
         f"- distinct events stored: {', '.join(stored)}; the manifest says {distinct:,}"
         + (
             ""
-            if {c["a_events"], c["c_events"], c.get("b_events", distinct)} == {distinct}
+            if {c["a_events"], c["c_events"], c["f_events"], c.get("b_events", distinct)}
+            == {distinct}
             else " **MISMATCH**"
         )
     )
@@ -529,7 +563,9 @@ def main(argv: list[str] | None = None) -> int:
         help="archive, databases and logs (default data/bench, git-ignored)",
     )
     parser.add_argument(
-        "--keep", action="store_true", help="keep the databases a/b/c.duckdb for inspection"
+        "--keep",
+        action="store_true",
+        help="keep the databases a/b/c.duckdb and f-lake/ for inspection",
     )
     parser.add_argument("--output", type=Path, help="write the results: .json, else markdown")
     parser.add_argument(

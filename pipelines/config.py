@@ -15,10 +15,12 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from dlt.common.configuration import configspec, resolve_configuration
+from dlt.common.configuration.exceptions import ConfigurationValueError
 from dlt.common.configuration.specs import BaseConfiguration
 from dlt.common.typing import TSecretStrValue
 
 from pipelines import settings as s
+from pipelines.common.errors import ExpectedFailure
 from pipelines.warehouse.location import Warehouse, parse_warehouse
 
 DEFAULT_LANGUAGES = ("en", "nl", "fr", "de")
@@ -34,6 +36,16 @@ def _as_tuple(value: object, default: tuple[str, ...]) -> tuple[str, ...]:
         return default
     items = value.split(",") if isinstance(value, str) else list(value)  # type: ignore[call-overload]
     return tuple(str(item).strip() for item in items if str(item).strip())
+
+
+def _retention(value: str | None) -> str:
+    """A DuckDB interval (`7 days`), else the default; not a duration: a configuration error."""
+    from pipelines.warehouse.maintenance import parse_retention  # imports DuckDB: only here
+
+    try:
+        return parse_retention(value)
+    except ExpectedFailure as failure:
+        raise ConfigurationValueError(failure.message) from None
 
 
 @configspec
@@ -68,6 +80,8 @@ class WarehouseConfiguration(WarehouseLocation):
     freshness_max_age: str | None = DEFAULT_FRESHNESS_MAX_AGE
     # a secret: never in a repr, a log line or an error (None: the development key is used)
     pseudonymization_key: TSecretStrValue | None = None
+    # a lake's time travel window (DuckDB interval text); older snapshots are expired
+    snapshot_retention: str | None = s.DEFAULT_SNAPSHOT_RETENTION
 
     def on_resolved(self) -> None:
         """Empty values fall back to the defaults; lists become tuples, normalised in case."""
@@ -82,6 +96,7 @@ class WarehouseConfiguration(WarehouseLocation):
             status.upper() for status in _as_tuple(self.closing_statuses, DEFAULT_CLOSING_STATUSES)
         )
         self.pseudonymization_key = self.pseudonymization_key or None
+        self.snapshot_retention = _retention(self.snapshot_retention)
 
 
 @configspec

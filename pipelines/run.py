@@ -41,6 +41,7 @@ from pipelines.load.pipeline import LoadResult, load_archive
 from pipelines.marts.runner import BuildResult, build_models
 from pipelines.marts.transform_settings import load_transform_settings
 from pipelines.warehouse.location import Warehouse
+from pipelines.warehouse.maintenance import after_run
 from pipelines.warehouse.run_lock import exclusive_run
 
 log = logging.getLogger("pipelines")
@@ -199,6 +200,10 @@ def _run(args: argparse.Namespace, warehouse: Warehouse) -> int:
                 select=args.select,
             )
             steps["transforms"] = time.perf_counter() - timer
+            timer = time.perf_counter()
+            retention = args.warehouse.snapshot_retention  # a lake only, after a change
+            if after_run(warehouse, retention, not built.up_to_date, args.memory_limit):
+                steps["housekeeping"] = time.perf_counter() - timer
     except ExpectedFailure as failure:
         print(f"error: {failure.message}", file=sys.stderr)
         return failure.exit_code

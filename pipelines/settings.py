@@ -13,6 +13,10 @@ DEFAULT_DATABASE = "data/warehouse.duckdb"
 # Measured at 200k events: peak RSS 1.9 GB with DuckDB's default, 1.2 GB at 512MB, 0.96 GB at
 # 256MB, for +2% wall time.
 DEFAULT_DUCKDB_MEMORY_LIMIT = "256MB"
+# a lake keeps the snapshots of this long for time travel (`AT (TIMESTAMP => ...)`), then
+# expires them and deletes the files only they referenced: a week and a day, so "what did last
+# Monday's report say" still works on the Monday after, whatever time it is asked
+DEFAULT_SNAPSHOT_RETENTION = "8 days"
 # loads whose package folder (in <database>.dlt-pipelines) and stored dlt state are kept
 LOADS_KEPT = 10
 

@@ -32,6 +32,7 @@ from pipelines.marts.key_check import key_verifier, new_salt, same_key
 from pipelines.marts.transform_settings import TransformSettings
 from pipelines.warehouse.connection import connect
 from pipelines.warehouse.location import Warehouse
+from pipelines.warehouse.maintenance import label_marts_commit
 
 LAYERS = ("staging", "intermediate", "marts")
 BUILD_STATE = "_build_state"  # marts._build_state: what the current marts were built from
@@ -341,6 +342,7 @@ def build_models(
                 " ? as key_salt, ? as key_verifier, current_timestamp as built_at",
                 [build_key, salt, key_verifier(key, salt)],
             )
+        label_marts_commit(connection, database)
         connection.execute("commit")
         return _freshness(
             connection,
