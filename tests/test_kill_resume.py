@@ -126,6 +126,61 @@ def test_killed_run_then_normal_run_equals_clean_run(
     assert fingerprint(database) == reference
 
 
+# the job, killed right after dlt committed the extracted package (with its new state) and
+# before dlt saved that state in the working folder: a window too narrow to hit with a timer
+KILL_AFTER_COMMIT = """
+import os, sys
+from dlt.pipeline.pipeline import Pipeline
+save_state = Pipeline._save_state
+def die_before_saving_an_extracted_state(self, state):
+    if self.list_extracted_load_packages():  # the extract's package is committed
+        os._exit(9)
+    save_state(self, state)
+Pipeline._save_state = die_before_saving_an_extracted_state
+import pipelines.run
+sys.exit(pipelines.run.main(sys.argv[1:]))
+"""
+
+
+def kill_after_package_commit(archive: Path, database: Path) -> None:
+    """Run the job and kill it in dlt's window between package commit and state save."""
+    command = job_command(archive, database)
+    killed = subprocess.run(
+        [command[0], "-c", KILL_AFTER_COMMIT, *command[3:]],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert killed.returncode == 9, killed.stderr
+
+
+@pytest.mark.parametrize("first_run", [True, False])
+def test_kill_between_package_commit_and_state_save_reads_nothing_twice(
+    tmp_path: Path, first_run: bool
+) -> None:
+    archive = write_files(
+        tmp_path / "archive", {"a.jsonl": jsonl(callback_event("e1"), callback_event("e2", "cr-2"))}
+    )
+    database = tmp_path / "w.duckdb"
+    if not first_run:
+        assert run_job("--source", str(archive), "--database", str(database)).returncode == 0
+    write_files(archive, {"b.jsonl": jsonl(callback_event("e3", "cr-3"))})
+    kill_after_package_commit(archive, database)
+    proc = run_job("--source", str(archive), "--database", str(database))
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    if first_run:  # dlt saved no schema: the package is dropped and its files read again
+        assert "files       2 read, 0 unchanged" in proc.stdout
+    else:  # the package is loaded, and the state it carried is taken from the warehouse
+        assert "resumed     1 interrupted load(s)" in proc.stdout
+        assert "files       0 read, 2 unchanged" in proc.stdout
+    assert query(database, "select sum(events_loaded) from raw.file_audit") == [(3,)]
+    assert query(database, "select count(*) from raw.callback_request_events") == [(3,)]
+    again = run_job("--source", str(archive), "--database", str(database))
+    assert "files       0 read, 2 unchanged" in again.stdout, again.stdout
+
+
 def test_rows_a_resumed_load_inserted_twice_are_removed(tmp_path: Path) -> None:
     """dlt can copy a staging file twice when a kill lands between DuckDB's commit and dlt's
     bookkeeping; the merge then keeps both copies of each root row. The next run removes the

@@ -61,7 +61,8 @@ def _split(url: str) -> tuple[str, str, str, str]:
     with_password = (
         ":" in (user_name if at else authority)
         and not authority.startswith("[")  # an IPv6 host
-        and not (not at and authority.split(":", 1)[1].isdigit())  # host:port
+        # host:port, unless an `@` follows: then the digits start a password (`key:0//x@b`)
+        and not ("@" not in rest and authority.split(":", 1)[1].isdigit())
     )
     user = ""
     if with_password and "@" in rest:

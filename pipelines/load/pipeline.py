@@ -135,12 +135,23 @@ def load_archive(
     timer = time.perf_counter()
 
     result.resynced = attach_to_warehouse(pipeline, warehouse)
+    if pipeline.has_pending_data and not pipeline.default_schema_name:
+        # a first run killed after dlt committed its package but before it saved its schema
+        # and state: dlt cannot normalize that package, and nothing of it was loaded
+        log.warning(
+            "discarding a load a killed first run left unfinished: its files are read again"
+        )
+        pipeline.abort_packages()  # extracted packages only: deleted, nothing recorded
     if pipeline.has_pending_data:  # a previous run stopped after extract: finish it first
         log.warning("finishing a load left pending by an interrupted run")
         log.info("normalizing the pending load")
         pipeline.normalize()
         log.info("loading the pending load into %s", warehouse.display)
         result.resumed_load_ids.extend(_load_ids(pipeline.load()))
+        # dlt commits a package with its new state before it saves that state locally: a run
+        # killed in between leaves the working folder's state older than the load just
+        # finished (it would read every file of that load again). Take the state it stored.
+        pipeline.sync_destination()
     columns_before = {} if full_refresh else _table_columns(pipeline)
     result.step_seconds["prepare"] = time.perf_counter() - timer
 
