@@ -262,3 +262,21 @@ def lake_query(warehouse: Any, sql: str) -> list[tuple]:
         return con.execute(sql).fetchall()
     finally:
         con.close()
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The committed sample archive loaded by the job into a file warehouse (one per module;
+    modules that need another warehouse define their own `warehouse`)."""
+    database = tmp_path_factory.mktemp("sample") / "w.duckdb"
+    proc = run_job("--source", str(REPO / "data" / "archive"), "--database", str(database))
+    assert proc.returncode == 0, proc.stderr
+    return database
+
+
+@pytest.fixture(scope="module")
+def lake(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A SQLite-catalog lake with the same marts as `warehouse`; its `database` setting."""
+    from lake_copy import copy_marts_to_lake
+
+    return copy_marts_to_lake(warehouse, tmp_path_factory.mktemp("lake") / "catalog.sqlite")

@@ -12,7 +12,6 @@ from pathlib import Path
 import nbformat
 import pytest
 from conftest import REPO, query, run_job
-from lake_copy import copy_marts_to_lake
 from nbclient import NotebookClient
 from nbclient.util import run_sync
 from nbconvert import HTMLExporter
@@ -27,20 +26,6 @@ CHARTS = 8  # volume (day and week), per office, per meeting type, status and fu
 KERNEL_CHECK = "import sys\nprint(f'kernel prefix: {sys.prefix}')"
 # days of creation in UTC, whatever the session's time zone
 CREATED_DAY = "cast(timezone('UTC', created_at) as date)"
-
-
-@pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    database = tmp_path_factory.mktemp("notebook") / "w.duckdb"
-    proc = run_job("--source", str(REPO / "data" / "archive"), "--database", str(database))
-    assert proc.returncode == 0, proc.stderr
-    return database
-
-
-@pytest.fixture(scope="module")
-def lake(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A SQLite-catalog lake with the same marts as `warehouse`; its `database` setting."""
-    return copy_marts_to_lake(warehouse, tmp_path_factory.mktemp("lake") / "catalog.sqlite")
 
 
 def prepared(**parameters: str) -> nbformat.NotebookNode:

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import REPO, query, run_job
-from lake_copy import copy_marts_to_lake
+from conftest import REPO, query
 
 from pipelines.cli import sql as sql_cli
 from pipelines.common.errors import ExpectedFailure
@@ -19,19 +18,6 @@ from pipelines.warehouse.location import Warehouse
 from pipelines.warehouse.reader import configured_warehouse
 
 COUNT = "select count(*) as n from marts.fct_callback_requests"
-
-
-@pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    database = tmp_path_factory.mktemp("sql") / "w.duckdb"
-    proc = run_job("--source", str(REPO / "data" / "archive"), "--database", str(database))
-    assert proc.returncode == 0, proc.stderr
-    return database
-
-
-@pytest.fixture(scope="module")
-def lake(warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
-    return copy_marts_to_lake(warehouse, tmp_path_factory.mktemp("lake") / "catalog.sqlite")
 
 
 def sql(*args: str, env: dict[str, str] | None = None, cwd: Path = REPO, **kwargs):
