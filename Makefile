@@ -51,9 +51,13 @@ docs: venv
 sql: venv
 	$(PY) -m pipelines.sql
 
+# BENCH_RUNS=acdef leaves out (b), dlt's defaults (~10 GB of memory at 20,000 deliveries)
 BENCH_EVENTS ?= 20000
+BENCH_RUNS ?= abcdef
 bench: venv
-	$(PY) -m bench.benchmark --events $(BENCH_EVENTS) --output data/bench/results-$(BENCH_EVENTS).md
+	$(PY) -m bench.benchmark --events $(BENCH_EVENTS) --runs $(BENCH_RUNS) \
+		$(if $(wildcard data/bench/results-20000.json),--rss-baseline data/bench/results-20000.json) \
+		--output data/bench/results-$(BENCH_EVENTS).md
 
 sample: venv
 	$(PY) -m devtools.generate --events 3000 --out data/archive --seed 42 --corrupt --start 2026-09-01 --days 61 --gzip-share 1.0 --overwrite
