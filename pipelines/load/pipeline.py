@@ -168,7 +168,7 @@ def load_archive(
         for table, columns in columns_after.items()
         if table in columns_before and columns - columns_before[table]
     }
-    _reconcile(pipeline, result)
+    _reconcile(pipeline, result, warehouse)
     prune_loaded_packages(pipeline, keep=s.LOADS_KEPT)
     if result.load_ids or result.resumed_load_ids:
         prune_state_history(pipeline, keep=s.LOADS_KEPT)
@@ -258,7 +258,7 @@ def _load_ids(info: LoadInfo | None) -> list[str]:
     return list(info.loads_ids) if info is not None else []
 
 
-def _reconcile(pipeline: Pipeline, result: LoadResult) -> None:
+def _reconcile(pipeline: Pipeline, result: LoadResult, warehouse: Warehouse) -> None:
     """This run's new events must be exactly the rows its load inserted; then the whole
     warehouse must reconcile (see `reconcile_warehouse`)."""
     if result.load_ids and result.stats.loaded_by_table:
@@ -276,4 +276,4 @@ def _reconcile(pipeline: Pipeline, result: LoadResult) -> None:
                         f"reconciliation failed: {table} received {actual} rows, "
                         f"the reader counted {expected} new events",
                     )
-    result.audit = reconcile_warehouse(pipeline)
+    result.audit = reconcile_warehouse(pipeline, warehouse)

@@ -9,6 +9,8 @@ from dlt.pipeline.pipeline import Pipeline
 from pipelines import settings as s
 from pipelines.common.errors import EXIT_CHECK_FAILED, ExpectedFailure
 from pipelines.load.raw_repair import remove_replayed_rows
+from pipelines.warehouse.connection import connect
+from pipelines.warehouse.location import Warehouse
 
 
 @dataclass
@@ -24,61 +26,66 @@ class AuditReport:
     problems: list[str] = field(default_factory=list)
 
 
-def _existing_tables(client) -> set[str]:  # noqa: ANN001 - dlt's sql client
-    rows = client.execute_sql(
-        "select table_name from information_schema.tables"
-        " where table_catalog = current_database() and table_schema = %s",
-        client.dataset_name,
-    )
-    return {name for (name,) in rows}
+def _count_sql(table: str) -> str:
+    return f"select count(*), count(distinct event_id) from {s.RAW_DATASET}.{table}"
 
 
-def reconcile_warehouse(pipeline: Pipeline) -> AuditReport:
+def reconcile_warehouse(pipeline: Pipeline, warehouse: Warehouse) -> AuditReport:
     """Check, for the whole warehouse, per file read: read = loaded + duplicates + rejected;
     that the events counted as loaded are exactly the events stored; that no event is
     stored twice. Rows a resumed load inserted twice are removed first (see `raw_repair`).
-    Raise an expected failure naming the first problem."""
+    Raise an expected failure naming the first problem.
+
+    Read on a read-only connection of our own (see `warehouse_sync.warehouse_loads` for why
+    not dlt's); only a repair takes dlt's sql client."""
     report = AuditReport()
-    with pipeline.sql_client() as client:
-        tables = _existing_tables(client)
+    with connect(warehouse, read_only=True, memory_limit=None) as connection:
+        tables = {
+            name
+            for (name,) in connection.execute(
+                "select table_name from information_schema.tables"
+                " where table_catalog = current_database()"
+                f" and table_schema = '{s.RAW_DATASET}'"
+            ).fetchall()
+        }
         if s.FILE_AUDIT not in tables:
             return report
-        audit = client.make_qualified_table_name(s.FILE_AUDIT)
-        totals = client.execute_sql(
+        totals = connection.execute(
             "select count(*), coalesce(sum(records_read), 0), coalesce(sum(events_loaded), 0),"
             " coalesce(sum(duplicates), 0), coalesce(sum(rejected), 0),"
             " count(*) filter (where records_read <> events_loaded + duplicates + rejected)"
-            f" from {audit}"
-        )[0]
-        (
-            report.file_reads,
-            report.records_read,
-            report.events_loaded,
-            report.duplicates,
-            report.rejected,
-            unbalanced,
-        ) = (int(value) for value in totals)
-        if unbalanced:
-            report.problems.append(
-                f"{unbalanced} file reads where read != loaded + duplicates + rejected"
-            )
-        for table in (s.CALLBACK_REQUEST_EVENTS, s.APPOINTMENT_EVENTS):
-            if table not in tables:
-                continue
-            qualified = client.make_qualified_table_name(table)
-            count_sql = f"select count(*), count(distinct event_id) from {qualified}"
-            rows, ids = client.execute_sql(count_sql)[0]
-            if rows != ids:  # only then: the check costs nothing on a healthy warehouse
+            f" from {s.RAW_DATASET}.{s.FILE_AUDIT}"
+        ).fetchall()[0]
+        event_counts = {
+            table: connection.execute(_count_sql(table)).fetchall()[0]
+            for table in (s.CALLBACK_REQUEST_EVENTS, s.APPOINTMENT_EVENTS)
+            if table in tables
+        }
+    (
+        report.file_reads,
+        report.records_read,
+        report.events_loaded,
+        report.duplicates,
+        report.rejected,
+        unbalanced,
+    ) = (int(value) for value in totals)
+    if unbalanced:
+        report.problems.append(
+            f"{unbalanced} file reads where read != loaded + duplicates + rejected"
+        )
+    for table, (rows, ids) in event_counts.items():
+        if rows != ids:  # only then: the check costs nothing on a healthy warehouse
+            with pipeline.sql_client() as client:
                 remove_replayed_rows(client, table)  # logs what it removed
-                rows, ids = client.execute_sql(count_sql)[0]
-            report.events_stored += rows
-            if rows != ids:
-                report.problems.append(f"{table} holds {rows - ids} duplicate event rows")
-        if report.events_stored != report.events_loaded:
-            report.problems.append(
-                f"raw holds {report.events_stored} events but the audit counts "
-                f"{report.events_loaded} loaded"
-            )
+                rows, ids = client.execute_sql(_count_sql(table))[0]
+        report.events_stored += rows
+        if rows != ids:
+            report.problems.append(f"{table} holds {rows - ids} duplicate event rows")
+    if report.events_stored != report.events_loaded:
+        report.problems.append(
+            f"raw holds {report.events_stored} events but the audit counts "
+            f"{report.events_loaded} loaded"
+        )
     if report.problems:
         raise ExpectedFailure(EXIT_CHECK_FAILED, f"reconciliation failed: {report.problems[0]}")
     return report

@@ -23,9 +23,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from dlt.common.destination.exceptions import DestinationUndefinedEntity
+import duckdb
 from dlt.pipeline.pipeline import Pipeline
 
+from pipelines import settings as s
+from pipelines.warehouse.connection import connect, sql_literal
 from pipelines.warehouse.location import Warehouse
 
 log = logging.getLogger(__name__)
@@ -69,21 +71,22 @@ def working_folder_loads(pipeline: Pipeline) -> WorkingFolderLoads:
     return WorkingFolderLoads(completed, list(pending))
 
 
-def warehouse_loads(pipeline: Pipeline, warehouse: Warehouse, wanted: str | None) -> WarehouseLoads:
+def warehouse_loads(warehouse: Warehouse, wanted: str | None) -> WarehouseLoads:
     """The warehouse's newest completed load (`_dlt_loads`, status 0) and whether it holds
-    `wanted`; the file (or a lake's SQLite catalog) is not created when it is missing."""
+    `wanted`; the file (or a lake's SQLite catalog) is not created when it is missing.
+
+    Read on a connection of our own, with no query parameter: dlt's sql client binds its
+    settings as parameters, and DuckDB imports pandas (~0.4 s of a no-op run) to bind one."""
     if not warehouse.exists():
         return WarehouseLoads(exists=False)
-    try:
-        with pipeline.sql_client() as client:
-            table = client.make_qualified_table_name("_dlt_loads")
-            newest, holds = client.execute_sql(
-                f"select max(load_id), count(*) filter (where load_id = %s) > 0"
-                f" from {table} where status = 0",
-                wanted or "",
-            )[0]
-    except DestinationUndefinedEntity:  # no raw dataset or no `_dlt_loads` table yet
-        return WarehouseLoads(exists=True)
+    with connect(warehouse, read_only=True, memory_limit=None) as connection:
+        try:
+            newest, holds = connection.execute(
+                f"select max(load_id), count(*) filter (where load_id = {sql_literal(wanted or '')})"
+                f" > 0 from {s.RAW_DATASET}._dlt_loads where status = 0"
+            ).fetchall()[0]
+        except duckdb.CatalogException:  # no raw dataset or no `_dlt_loads` table yet
+            return WarehouseLoads(exists=True)
     return WarehouseLoads(exists=True, newest=newest, holds_wanted=bool(holds))
 
 
@@ -109,7 +112,7 @@ def attach_to_warehouse(pipeline: Pipeline, location: Warehouse) -> str | None:
     """Before extract: make the working folder describe the warehouse; return the reason when
     it had to be discarded (and log it as a warning), else None."""
     local = working_folder_loads(pipeline)
-    warehouse = warehouse_loads(pipeline, location, local.newest_completed)
+    warehouse = warehouse_loads(location, local.newest_completed)
     reason = mismatch(local, warehouse)
     if reason is not None:
         pending = f", {len(local.pending)} pending load(s) included" if local.pending else ""
@@ -127,7 +130,9 @@ def attach_to_warehouse(pipeline: Pipeline, location: Warehouse) -> str | None:
             taken,
         )
         pipeline.drop()  # dlt's own reset: state, schemas and every package of the folder
-    if warehouse.exists:
-        # restores state and schemas when the warehouse's are newer (always, after a drop)
+    in_step = reason is None and not local.pending and warehouse.newest == local.newest_completed
+    if warehouse.exists and not (in_step and warehouse.newest is not None):
+        # restores state and schemas when the warehouse's are newer (always, after a drop);
+        # not needed when the warehouse's newest load is the one this folder completed last
         pipeline.sync_destination()
     return None if reason is None else f"warehouse {reason}"

@@ -209,10 +209,9 @@ def _build_key(
     for path in sorted(transforms_dir.rglob("*")):
         if path.is_file() and path.suffix in (".sql", ".toml"):
             digest.update(path.relative_to(transforms_dir).as_posix().encode() + path.read_bytes())
-    has_loads = connection.execute(
-        "select count(*) from information_schema.tables"
-        " where table_catalog = current_database() and table_schema = ? and table_name = ?",
-        [s.RAW_DATASET, "_dlt_loads"],
+    has_loads = connection.execute(  # no parameter: see warehouse_sync.warehouse_loads
+        "select count(*) from information_schema.tables where table_catalog ="
+        f" current_database() and table_schema = '{s.RAW_DATASET}' and table_name = '_dlt_loads'"
     ).fetchall()[0][0]
     if has_loads:
         last = connection.execute(

@@ -47,6 +47,12 @@ def as_warehouse(database: Warehouse | str | Path) -> Warehouse:
     return database if isinstance(database, Warehouse) else parse_warehouse(str(database))
 
 
+def sql_literal(text: str) -> str:
+    """`text` as a quoted SQL string literal, for the few queries that must not bind a
+    parameter (see `pipelines.load.warehouse_sync.warehouse_loads`)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def _memory_config(memory_limit: str | None) -> dict[str, Any]:
     return {"memory_limit": memory_limit} if memory_limit else {}
 

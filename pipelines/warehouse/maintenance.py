@@ -42,7 +42,7 @@ import duckdb
 
 from pipelines import settings as s
 from pipelines.common.errors import EXIT_USAGE, ExpectedFailure
-from pipelines.warehouse.connection import as_warehouse, connect
+from pipelines.warehouse.connection import as_warehouse, connect, sql_literal
 from pipelines.warehouse.location import LAKE_ALIAS, Warehouse
 
 log = logging.getLogger(__name__)
@@ -82,8 +82,11 @@ def parse_retention(value: str | None, setting: str = "warehouse.snapshot_retent
     is not one, has no unit, or is negative. Empty means the default."""
     text = (value or "").strip() or s.DEFAULT_SNAPSHOT_RETENTION
     try:
-        # DuckDB's own interval syntax, on its default in-memory database (not the warehouse)
-        row = duckdb.execute("select ?::interval < interval 0 seconds", [text]).fetchall()
+        # DuckDB's own interval syntax, on an in-memory database (not the warehouse), with no
+        # parameter (see `pipelines.load.warehouse_sync.warehouse_loads`)
+        with duckdb.connect(":memory:") as scratch:
+            row = scratch.execute(f"select {sql_literal(text)}::interval < interval 0 seconds")
+            row = row.fetchall()
         negative = row[0][0]
     except duckdb.Error:
         negative = None
