@@ -214,11 +214,12 @@ def uncompressed_bytes(folder: Path) -> int:
     return total
 
 
-def generate_archive(out: Path, events: int, seed: int) -> dict[str, Any]:
-    """Generate an uncompressed archive with the project's generator, or reuse it.
+def generate_archive(out: Path, events: int, seed: int, gzip_share: float = 0.0) -> dict[str, Any]:
+    """Generate an archive with the project's generator (`gzip_share` of its files gzipped,
+    none by default), or reuse it.
 
-    An archive is reused when its manifest says it was made with the same N and seed, and
-    every file it lists is there. Returns the manifest.
+    An archive is reused when its manifest says it was made with the same N, seed and gzip
+    share, and every file it lists is there. Returns the manifest.
     """
     manifest_path = out.with_name(out.name + ".manifest.json")
     if manifest_path.exists() and out.is_dir():
@@ -227,15 +228,16 @@ def generate_archive(out: Path, events: int, seed: int) -> dict[str, Any]:
         if (
             manifest.get("events_requested") == events
             and manifest.get("seed") == seed
-            and manifest.get("gzip_share") == 0
+            and manifest.get("gzip_share") == gzip_share
             and manifest.get("files_total") == files
         ):
             log.info("reusing %s (%d files)", out, files)
             return manifest
-    log.info("generating %s: %d deliveries, seed %d, uncompressed", out, events, seed)
+    log.info("generating %s: %d deliveries, seed %d, gzip share %g", out, events, seed, gzip_share)
     out.parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "devtools.generate", "--events", str(events)]
-    command += ["--out", str(out), "--seed", str(seed), "--gzip-share", "0", "--overwrite", "-q"]
+    command += ["--out", str(out), "--seed", str(seed), "--gzip-share", str(gzip_share)]
+    command += ["--overwrite", "-q"]
     subprocess.run(command, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
     return json.loads(manifest_path.read_text())
 
@@ -342,14 +344,19 @@ def run_benchmark(
     max_rss_mb: float | None = None,
     timeout_s: float = 7200.0,
     only: str = ALL_RUNS,
+    gzip_share: float = 0.0,
 ) -> dict[str, Any]:
     """Measure (a) and the runs of `only` (default: all of (b) to (f)) on one archive;
     return the figures and the checks, JSON-ready."""
     only = "".join(key for key in ALL_RUNS if key == "a" or key in only)  # (a): always
     workdir.mkdir(parents=True, exist_ok=True)
-    archive = workdir / f"archive-{events}-{seed}"
+    archive = (
+        workdir / f"archive-{events}-{seed}"
+        if not gzip_share
+        else (workdir / f"archive-{events}-{seed}-gz{gzip_share:g}")
+    )
     shutil.rmtree(archive / INCREMENT_FOLDER, ignore_errors=True)  # left by an interrupted run
-    manifest = generate_archive(archive, events, seed)
+    manifest = generate_archive(archive, events, seed, gzip_share)
     archive_mb = uncompressed_bytes(archive) / 1e6
     _clean(workdir)
     logs = workdir / "logs"
@@ -437,6 +444,7 @@ def run_benchmark(
         "machine": machine(),
         "events": events,
         "seed": seed,
+        "gzip_share": gzip_share,
         "distinct_events": manifest["distinct_events"],
         "files": manifest["files_total"],
         "archive_mb": archive_mb,
@@ -500,7 +508,9 @@ def to_markdown(result: dict[str, Any], rss_baseline_mb: float | None = None) ->
         f" (Linux {m['kernel']}, Python {m['python']}, dlt {m['dlt']}, DuckDB {m['duckdb']}).",
         f"Archive: N = {result['events']:,} deliveries ({result['distinct_events']:,} distinct"
         f" events), {result['files']:,} files, {result['archive_mb']:,.1f} MB uncompressed"
-        f" (seed {result['seed']}).",
+        f" (seed {result['seed']}"
+        + (f", {result['gzip_share']:.0%} of files gzipped" if result.get("gzip_share") else "")
+        + ").",
         "",
         "| run | wall s | events | events/s | MB | MB/s | peak RSS MB | target |",
         "|---|---:|---:|---:|---:|---:|---:|---|",
@@ -617,6 +627,12 @@ def main(argv: list[str] | None = None) -> int:
         " defaults, needs ~10 GB of memory at 20,000 deliveries",
     )
     parser.add_argument(
+        "--gzip-share",
+        type=float,
+        default=0.0,
+        help="share of the archive's files gzipped (default 0: MB/s are then archive MB/s)",
+    )
+    parser.add_argument(
         "--rss-baseline",
         type=Path,
         help="a results .json of N = 20,000: (a)'s peak RSS there, for the flat-memory target",
@@ -631,6 +647,7 @@ def main(argv: list[str] | None = None) -> int:
         max_rss_mb=args.max_rss_mb,
         timeout_s=args.timeout,
         only=args.runs,
+        gzip_share=args.gzip_share,
     )
     baseline = None
     if args.rss_baseline:
