@@ -33,10 +33,23 @@ def _existing_tables(client) -> set[str]:  # noqa: ANN001 - dlt's sql client
     return {name for (name,) in rows}
 
 
+def _check_translation_sets(client, report: AuditReport) -> None:  # noqa: ANN001 - sql client
+    """One row per translation set: a resumed load's replayed rows are removed, as for events."""
+    qualified = client.make_qualified_table_name(s.TRANSLATION_SETS)
+    count_sql = f"select count(*), count(distinct translations_key) from {qualified}"
+    rows, keys = client.execute_sql(count_sql)[0]
+    if rows != keys:
+        remove_replayed_rows(client, s.TRANSLATION_SETS)
+        rows, keys = client.execute_sql(count_sql)[0]
+    if rows != keys:
+        report.problems.append(f"{s.TRANSLATION_SETS} holds {rows - keys} duplicate sets")
+
+
 def reconcile_warehouse(pipeline: Pipeline) -> AuditReport:
     """Check, for the whole warehouse, per file read: read = loaded + duplicates + rejected;
-    that the events counted as loaded are exactly the events stored; that no event is
-    stored twice. Rows a resumed load inserted twice are removed first (see `raw_repair`).
+    that the events counted as loaded are exactly the events stored; that no event (and no
+    translation set) is stored twice. Rows a resumed load inserted twice are removed first
+    (see `raw_repair`).
     Raise an expected failure naming the first problem."""
     report = AuditReport()
     with pipeline.sql_client() as client:
@@ -74,6 +87,8 @@ def reconcile_warehouse(pipeline: Pipeline) -> AuditReport:
             report.events_stored += rows
             if rows != ids:
                 report.problems.append(f"{table} holds {rows - ids} duplicate event rows")
+        if s.TRANSLATION_SETS in tables:
+            _check_translation_sets(client, report)
         if report.events_stored != report.events_loaded:
             report.problems.append(
                 f"raw holds {report.events_stored} events but the audit counts "
