@@ -183,9 +183,7 @@ def test_stored_file_urls_are_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
         "size_in_bytes": len(body),
         "modification_date": datetime(2026, 1, 1, tzinfo=UTC),
     }
-    rows = list(
-        source._read_file(item, "a.jsonl", "jsonl", 1 << 20, RunStats(), set(), set(), None)
-    )
+    rows = list(source._read_file(item, "a.jsonl", "jsonl", 1 << 20, RunStats(), set(), None))
     urls = {table: row["fileUrl"] for table, row in rows if "fileUrl" in row}
     redacted = "https://***@host/a.jsonl"
     assert urls == {"rejected_events": redacted, "file_audit": redacted}

@@ -202,7 +202,7 @@ def _archive_records(
         # a name that does not say the format (None) leaves it to the file's first bytes
         fmt = file_format(path)
         for table, row in _read_file(
-            item, path, fmt, max_record_bytes, stats, seen_ids, seen_sets, known_events
+            item, path, fmt, max_record_bytes, stats, seen_ids, known_events, seen_sets
         ):
             yield mark(table, row)
         if stats.last_skipped == path:
@@ -226,12 +226,14 @@ def _read_file(
     max_record_bytes: int,
     stats: RunStats,
     seen_ids: set[str],
-    seen_sets: set[str],
     known_events: KnownEventsLookup | None,
+    seen_sets: set[str] | None = None,
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """Read one file; buffer its valid rows to check them against the warehouse in one query.
 
-    A new event's translation sets not yet stored by this run come before it."""
+    A new event's translation sets not yet stored by this run (`seen_sets`) come before it."""
+    if seen_sets is None:
+        seen_sets = set()
     read_at = datetime.now(UTC)
     counts: Counter[str] = Counter()
     rejected: Counter[str] = Counter()
