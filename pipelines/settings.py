@@ -25,6 +25,8 @@ CALLBACK_REQUEST_EVENTS = "callback_request_events"
 APPOINTMENT_EVENTS = "appointment_events"
 REJECTED_EVENTS = "rejected_events"
 FILE_AUDIT = "file_audit"
+# each distinct `translations` object, once: translated objects hold its `translations_key`
+TRANSLATION_SETS = "translation_sets"
 
 # envelope `entity` value -> raw table
 ENTITY_TABLES = {

@@ -20,6 +20,8 @@ from conftest import (
 from pipelines import settings as s
 from pipelines.load.housekeeping import prune_loaded_packages, prune_state_history
 from pipelines.load.pipeline import load_archive, make_pipeline, pipelines_dir_for
+from pipelines.marts.runner import build_models
+from pipelines.marts.transform_settings import TransformSettings
 
 BOM = b"\xef\xbb\xbf"
 
@@ -217,6 +219,7 @@ def test_full_refresh_rebuilds_the_same_raw_tables(archive: Path, database: Path
     )
     load_archive(str(archive), database)
     before = table_counts(database)
+    assert before["translation_sets"] > 0 and before["translation_sets__name"] > 0
     result = load_archive(str(archive), database, full_refresh=True)
     after = table_counts(database)
     assert {k: v for k, v in after.items() if k != "file_audit"} == {
@@ -241,11 +244,12 @@ def test_child_tables_and_table_shape(archive: Path, database: Path) -> None:
         "callback_request_events__answers__files",
         "callback_request_events__listing__tags",
         "callback_request_events__participants__employee__available_roles",
-        "callback_request_events__subject__translations__name",
-        "callback_request_events__office__location__translations__city",
     ):
         assert counts[child] == 1, child
     assert not any("__data__" in name for name in counts)
+    # translations live once per distinct object in translation_sets, not under the event
+    assert not any("__translations" in name for name in counts)
+    assert counts["translation_sets__name"] >= 1 and counts["translation_sets__city"] >= 1
     columns = dict(
         query(
             database,
@@ -290,6 +294,109 @@ def test_unknown_fields_and_values_are_data(archive: Path, database: Path) -> No
         database,
         "select status, event_type, priority_score from raw.callback_request_events where event_id = 'e2'",
     ) == [("SOMETHING_NEW", "Callback-request.snoozed", 7)]
+
+
+def _translations(node: object) -> list[dict]:
+    """Every `translations` object anywhere in `node`."""
+    if isinstance(node, list):
+        return [found for item in node for found in _translations(item)]
+    if not isinstance(node, dict):
+        return []
+    own = [node["translations"]] if isinstance(node.get("translations"), dict) else []
+    return own + [
+        found for k, v in node.items() if k != "translations" for found in _translations(v)
+    ]
+
+
+def _with_office_name(event: dict, *names: tuple[str, str]) -> dict:
+    office = event["data"]["callbackRequest"]["office"]
+    office["translations"]["name"] = [{"language": lang, "value": value} for lang, value in names]
+    return event
+
+
+def test_each_distinct_translations_object_is_stored_once(archive: Path, database: Path) -> None:
+    same = [callback_event(f"e{i}", f"cr-{i}") for i in range(20)]
+    renamed = _with_office_name(callback_event("x1", "cr-x"), ("nl", "Gent"), ("fr", "Gand"))
+    write_files(archive, {"a.jsonl": jsonl(*same, renamed)})
+    load_archive(str(archive), database)
+    counts = table_counts(database)
+    # 20 events with the example's translations, and one whose office name differs: the
+    # example's distinct sets once, plus one set for the other office
+    distinct = {json.dumps(found, sort_keys=True) for found in _translations(same[0])}
+    assert len(distinct) >= 5  # offices, subjects, groups, employees, addresses, ...
+    assert counts["translation_sets"] == len(distinct) + 1
+    assert query(database, "select count(distinct translations_key) from raw.translation_sets") == [
+        (len(distinct) + 1,)
+    ]
+    offices = query(
+        database,
+        "select count(*), count(distinct office__translations_key)"
+        " from raw.callback_request_events",
+    )
+    assert offices == [(21, 2)]
+    keys = dict(
+        query(
+            database, "select event_id, office__translations_key from raw.callback_request_events"
+        )
+    )
+    assert len({keys[f"e{i}"] for i in range(20)}) == 1 and keys["x1"] != keys["e0"]
+    # one event's office name translations, rebuilt from raw by joining on the key
+    name_sql = (
+        "select n.language, n.value from raw.callback_request_events e"
+        " join raw.translation_sets t on t.translations_key = e.office__translations_key"
+        " join raw.translation_sets__name n on n._dlt_parent_id = t._dlt_id"
+        " where e.event_id = '{}' order by n._dlt_list_idx"
+    )
+    assert query(database, name_sql.format("x1")) == [("nl", "Gent"), ("fr", "Gand")]
+    assert query(database, name_sql.format("e7")) == [("string", "string")]
+    # participants and answers hold the keys of their own translated objects
+    assert query(
+        database,
+        "select count(employee__translations_key), count(customer__location__translations_key)"
+        " from raw.callback_request_events__participants",
+    ) == [(21, 21)]
+    assert query(
+        database,
+        "select count(distinct question__translations_key) from raw.callback_request_events__answers",
+    ) == [(1,)]
+
+    # a later run that meets the same sets again stores them again, in place: nothing doubles
+    before = table_counts(database)
+    write_files(archive, {"b.jsonl": jsonl(callback_event("e99", "cr-99"))})
+    load_archive(str(archive), database)
+    after = table_counts(database)
+    assert after["callback_request_events"] == before["callback_request_events"] + 1
+    for table, rows in before.items():
+        if table.startswith("translation_sets"):
+            assert after[table] == rows, table
+    assert query(database, name_sql.format("e99")) == [("string", "string")]
+
+
+def test_translations_in_other_shapes_still_load_and_build(archive: Path, database: Path) -> None:
+    odd = callback_event("e1")
+    request = odd["data"]["callbackRequest"]
+    request["office"]["translations"] = [{"language": "en", "value": "Office"}]
+    request["subject"]["translations"] = "Subject"
+    request["subject"]["subjectGroup"]["translations"] = None
+    request["listing"]["translations"] = {}
+    request["answers"][0]["question"]["translations"] = {"label": "not a list"}
+    write_files(archive, {"a.jsonl": jsonl(odd, callback_event("e2", "cr-2"))})
+    load_archive(str(archive), database)
+    result = build_models(database, TransformSettings())
+    assert result.row_counts["marts.fct_callback_requests"] == 2
+    # what is not an object stays with its owner, as dlt stores it
+    assert query(
+        database,
+        "select subject__translations, office__translations_key from raw.callback_request_events"
+        " where event_id = 'e1'",
+    ) == [("Subject", None)]
+    assert query(
+        database, "select value from raw.callback_request_events__office__translations"
+    ) == [("Office",)]
+    # an object in an unexpected shape is still a set, with its fields as dlt types them
+    assert query(
+        database, "select count(*) from raw.translation_sets where label = 'not a list'"
+    ) == [(1,)]
 
 
 def test_audit_reconciles_per_file(archive: Path, database: Path) -> None:

@@ -165,64 +165,104 @@ def test_status_changes_skip_repeated_statuses() -> None:
 
 
 def test_display_name_prefers_the_configured_languages_then_any_by_code() -> None:
-    names = "src_callback_request_events__subject__translations__name"
-    rows = run_model(
-        "stg_display_names",
+    def name(key: str, index: int, language: str, value: str) -> dict:
+        parent = f"set-{key}"
+        return {
+            "_dlt_parent_id": parent,
+            "_dlt_list_idx": index,
+            "language": language,
+            "value": value,
+        }
+
+    # raw stores each translations object once (translation_sets); events hold its key
+    translations = run_model(
+        "stg_translations",
         {
-            "staging.stg_translations": run_model(
-                "stg_translations",
-                {
-                    names: [
-                        # preferred language wins, wherever it is in the list
-                        {
-                            "_dlt_parent_id": "a",
-                            "_dlt_list_idx": 0,
-                            "language": "fr",
-                            "value": "Sujet",
-                        },
-                        {
-                            "_dlt_parent_id": "a",
-                            "_dlt_list_idx": 1,
-                            "language": "nl",
-                            "value": "Onderwerp",
-                        },
-                        {
-                            "_dlt_parent_id": "a",
-                            "_dlt_list_idx": 2,
-                            "language": " EN ",
-                            "value": "Subject",
-                        },
-                        # no preferred language: any, by code (de before fr)
-                        {
-                            "_dlt_parent_id": "b",
-                            "_dlt_list_idx": 0,
-                            "language": "fr",
-                            "value": "Sujet",
-                        },
-                        {
-                            "_dlt_parent_id": "b",
-                            "_dlt_list_idx": 1,
-                            "language": "de",
-                            "value": "Thema",
-                        },
-                        # an empty value is no translation: the next preference
-                        {"_dlt_parent_id": "c", "_dlt_list_idx": 0, "language": "en", "value": ""},
-                        {
-                            "_dlt_parent_id": "c",
-                            "_dlt_list_idx": 1,
-                            "language": "nl",
-                            "value": "Lening",
-                        },
-                    ]
-                },
-                settings=SETTINGS,
-            )
+            "src_callback_request_events": [
+                {"_dlt_id": owner, "subject__translations_key": key}
+                for owner, key in (("a", "k1"), ("b", "k2"), ("c", "k3"), ("a2", "k1"))
+            ],
+            "src_translation_sets": [
+                {"translations_key": key, "_dlt_id": f"set-{key}"} for key in ("k1", "k2", "k3")
+            ],
+            "src_translation_sets__name": [
+                # preferred language wins, wherever it is in the list
+                name("k1", 0, "fr", "Sujet"),
+                name("k1", 1, "nl", "Onderwerp"),
+                name("k1", 2, " EN ", "Subject"),
+                # no preferred language: any, by code (de before fr)
+                name("k2", 0, "fr", "Sujet"),
+                name("k2", 1, "de", "Thema"),
+                # an empty value is no translation: the next preference
+                name("k3", 0, "en", ""),
+                name("k3", 1, "nl", "Lening"),
+            ],
         },
         settings=SETTINGS,
     )
+    # one set, shared by two events: each event gets its translations
+    assert sorted(
+        (r["list_index"], r["value"]) for r in translations if r["owner_dlt_id"] == "a2"
+    ) == [
+        (0, "Sujet"),
+        (1, "Onderwerp"),
+        (2, "Subject"),
+    ]
+    rows = run_model(
+        "stg_display_names", {"staging.stg_translations": translations}, settings=SETTINGS
+    )
     got = {r["owner_dlt_id"]: (r["display_value"], r["display_language"]) for r in rows}
-    assert got == {"a": ("Subject", "en"), "b": ("Thema", "de"), "c": ("Lening", "nl")}
+    assert got == {
+        "a": ("Subject", "en"),
+        "a2": ("Subject", "en"),
+        "b": ("Thema", "de"),
+        "c": ("Lening", "nl"),
+    }
     assert {(r["owner"], r["field"]) for r in rows} == {("subject", "name")}
+
+
+def test_translations_are_gathered_from_every_owner_and_only_its_fields() -> None:
+    def item(parent: str, language: str, value: str) -> dict:
+        return {"_dlt_parent_id": parent, "_dlt_list_idx": 0, "language": language, "value": value}
+
+    rows = run_model(
+        "stg_translations",
+        {
+            "src_callback_request_events": [
+                {
+                    "_dlt_id": "e",
+                    "office__translations_key": "k-office",
+                    "office__location__translations_key": "k-address",
+                }
+            ],
+            "src_callback_request_events__participants": [
+                {"_dlt_id": "p", "employee__translations_key": "k-employee"}
+            ],
+            "src_callback_request_events__answers": [
+                {"_dlt_id": "q", "question__translations_key": "k-question"}
+            ],
+            "src_translation_sets": [
+                {"translations_key": key, "_dlt_id": key}
+                for key in ("k-office", "k-address", "k-employee", "k-question")
+            ],
+            "src_translation_sets__name": [item("k-office", "en", "Ghent")],
+            "src_translation_sets__city": [item("k-address", "en", "Ghent")],
+            "src_translation_sets__street1": [item("k-address", "en", "Main St")],
+            "src_translation_sets__function": [item("k-employee", "en", "Advisor")],
+            "src_translation_sets__label": [item("k-question", "en", "Why?")],
+            # a field staging does not gather for that owner (an address has no description)
+            "src_translation_sets__description": [item("k-address", "en", "not a field of it")],
+        },
+        settings=SETTINGS,
+    )
+    got = sorted((r["owner_dlt_id"], r["owner"], r["field"], r["value"]) for r in rows)
+    assert got == [
+        ("e", "office", "name", "Ghent"),
+        ("e", "office_location", "city", "Ghent"),
+        ("e", "office_location", "street1", "Main St"),
+        ("p", "employee", "function", "Advisor"),
+        ("q", "question", "label", "Why?"),
+    ]
 
 
 def test_daily_aggregate_counts_created_closed_and_open_per_day() -> None:

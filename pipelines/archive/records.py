@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from pipelines import settings as s
 
 # envelope fields renamed in raw so that the payload's own fields can sit beside them
 _ENVELOPE_RENAMES = {"id": "eventId"}
+# a translated object's `translations` and the key that replaces it (see `split_translations`)
+_TRANSLATIONS = "translations"
+_TRANSLATIONS_KEY = "translationsKey"
 
 
 @dataclass(frozen=True)
@@ -109,3 +115,53 @@ def to_raw_row(record: dict[str, Any], source_file: str, position: int) -> tuple
     for key, value in data.items():
         row[_prefixed(key, row, "data")] = value
     return table, row
+
+
+def translations_key(translations: dict[str, Any]) -> str:
+    """The content key of a translations object: equal content (whatever its key order), equal
+    key. 16 bytes of BLAKE2b, hex."""
+    text = orjson.dumps(translations, option=orjson.OPT_SORT_KEYS)
+    return hashlib.blake2b(text, digest_size=16).hexdigest()
+
+
+def _set_key(translations: Any) -> str | None:
+    """The key of a translations object; None for anything else (kept as delivered)."""
+    if type(translations) is not dict:
+        return None
+    try:
+        return translations_key(translations)
+    except orjson.JSONEncodeError:  # not expected of a parsed, depth-checked record
+        return None
+
+
+def split_translations(row: dict[str, Any], seen: set[str]) -> list[dict[str, Any]]:
+    """Replace, in place, every `translations` object anywhere in `row` by its content key.
+
+    An object's `translations` (a JSON object: `{name: [{language, value}], ...}`) gives way to
+    `translationsKey` (dlt names it `translations_key`), and the object itself is returned as
+    a translation set row `{..., translationsKey}` unless its key is in `seen` (it is added),
+    so each distinct set is stored once per run, in `raw.translation_sets`. A `translations`
+    that is not an object stays where it is. The row must be valid and serializable (see
+    `source._problem`, which rejects records nested too deeply first); nested lists and
+    objects are walked without recursion.
+    """
+    new_sets: list[dict[str, Any]] = []
+    pending: list[Any] = [row]
+    pop, push = pending.pop, pending.append
+    while pending:
+        node = pop()
+        if type(node) is list:
+            for value in node:
+                if type(value) is dict or type(value) is list:
+                    push(value)
+            continue
+        if _TRANSLATIONS in node and (key := _set_key(node[_TRANSLATIONS])) is not None:
+            translations = node.pop(_TRANSLATIONS)
+            node[_TRANSLATIONS_KEY] = key
+            if key not in seen:
+                seen.add(key)
+                new_sets.append({**translations, _TRANSLATIONS_KEY: key})
+        for value in node.values():
+            if type(value) is dict or type(value) is list:
+                push(value)
+    return new_sets

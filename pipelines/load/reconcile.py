@@ -27,14 +27,16 @@ class AuditReport:
 
 
 def _count_sql(table: str) -> str:
-    return f"select count(*), count(distinct event_id) from {s.RAW_DATASET}.{table}"
+    """Rows, and distinct keys (event ids, or a translation set's key), of a raw table."""
+    key = "translations_key" if table == s.TRANSLATION_SETS else "event_id"
+    return f"select count(*), count(distinct {key}) from {s.RAW_DATASET}.{table}"
 
 
 def reconcile_warehouse(pipeline: Pipeline, warehouse: Warehouse) -> AuditReport:
     """Check, for the whole warehouse, per file read: read = loaded + duplicates + rejected;
-    that the events counted as loaded are exactly the events stored; that no event is
-    stored twice. Rows a resumed load inserted twice are removed first (see `raw_repair`).
-    Raise an expected failure naming the first problem.
+    that the events counted as loaded are exactly the events stored; that no event (and no
+    translation set) is stored twice. Rows a resumed load inserted twice are removed first
+    (see `raw_repair`). Raise an expected failure naming the first problem.
 
     Read on a read-only connection of our own (see `warehouse_sync.warehouse_loads` for why
     not dlt's); only a repair takes dlt's sql client."""
@@ -56,9 +58,9 @@ def reconcile_warehouse(pipeline: Pipeline, warehouse: Warehouse) -> AuditReport
             " count(*) filter (where records_read <> events_loaded + duplicates + rejected)"
             f" from {s.RAW_DATASET}.{s.FILE_AUDIT}"
         ).fetchall()[0]
-        event_counts = {
+        key_counts = {
             table: connection.execute(_count_sql(table)).fetchall()[0]
-            for table in (s.CALLBACK_REQUEST_EVENTS, s.APPOINTMENT_EVENTS)
+            for table in (s.CALLBACK_REQUEST_EVENTS, s.APPOINTMENT_EVENTS, s.TRANSLATION_SETS)
             if table in tables
         }
     (
@@ -73,11 +75,15 @@ def reconcile_warehouse(pipeline: Pipeline, warehouse: Warehouse) -> AuditReport
         report.problems.append(
             f"{unbalanced} file reads where read != loaded + duplicates + rejected"
         )
-    for table, (rows, ids) in event_counts.items():
+    for table, (rows, ids) in key_counts.items():
         if rows != ids:  # only then: the check costs nothing on a healthy warehouse
             with pipeline.sql_client() as client:
                 remove_replayed_rows(client, table)  # logs what it removed
                 rows, ids = client.execute_sql(_count_sql(table))[0]
+        if table == s.TRANSLATION_SETS:
+            if rows != ids:
+                report.problems.append(f"{table} holds {rows - ids} duplicate sets")
+            continue
         report.events_stored += rows
         if rows != ids:
             report.problems.append(f"{table} holds {rows - ids} duplicate event rows")

@@ -4,7 +4,9 @@ Lists the archive with dlt's filesystem source (local folder or bucket), reads o
 that are new or changed since the last run, validates every record, drops re-deliveries of
 events already seen (same envelope `id`), and routes each record to its raw table:
 `callback_request_events`, `appointment_events`, or `rejected_events`. A `file_audit` row per
-file read records what became of its records.
+file read records what became of its records. Every `translations` object of an event is
+stored once per run in `translation_sets`, and the event holds its key (see
+`records.split_translations`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from fsspec.spec import AbstractBufferedFile
 
 from pipelines import settings as s
 from pipelines.archive.files import RawRecord, file_format, is_hidden, iter_records
-from pipelines.archive.records import to_raw_row, validate
+from pipelines.archive.records import split_translations, to_raw_row, validate
 from pipelines.common.errors import EXIT_PERMISSION, EXIT_SOURCE, ExpectedFailure
 from pipelines.common.redact import redact_url
 from pipelines.load.run_stats import RunStats
@@ -60,6 +62,12 @@ TABLE_HINTS = {
     ),
     s.APPOINTMENT_EVENTS: dlt.mark.make_hints(
         table_name=s.APPOINTMENT_EVENTS, **_EVENT_TABLE_HINTS
+    ),
+    # one row per distinct translations object; re-stored when a later run meets it again
+    s.TRANSLATION_SETS: dlt.mark.make_hints(
+        table_name=s.TRANSLATION_SETS,
+        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+        primary_key="translations_key",
     ),
     s.REJECTED_EVENTS: dlt.mark.make_hints(
         table_name=s.REJECTED_EVENTS,
@@ -131,6 +139,7 @@ def webhook_archive(
         max_record_bytes=max_record_bytes,
         stats=stats if stats is not None else RunStats(),
         seen_ids=set(),  # shared by every page of files of this run
+        seen_sets=set(),  # translation sets stored by this run, likewise
         known_events=known_events,
         on_file=on_file,
     )
@@ -159,6 +168,7 @@ def _archive_records(
     max_record_bytes: int,
     stats: RunStats,
     seen_ids: set[str],
+    seen_sets: set[str],
     known_events: KnownEventsLookup | None,
     on_file: Callable[[RunStats], None] | None,
 ) -> Iterator[Any]:
@@ -166,7 +176,8 @@ def _archive_records(
 
     Files are read in path order (buckets list in key order, local folders in any order).
     Called once per page of listed files, in practice once (see `_FILES_PER_PAGE`);
-    `seen_ids` (event ids met earlier in this run) spans all pages.
+    `seen_ids` (event ids met earlier in this run) and `seen_sets` (keys of the translation
+    sets this run stored) span all pages.
     """
     state = dlt.current.resource_state()
     seen_files: dict[str, str] = state.setdefault("files", {})
@@ -191,7 +202,7 @@ def _archive_records(
         # a name that does not say the format (None) leaves it to the file's first bytes
         fmt = file_format(path)
         for table, row in _read_file(
-            item, path, fmt, max_record_bytes, stats, seen_ids, known_events
+            item, path, fmt, max_record_bytes, stats, seen_ids, known_events, seen_sets
         ):
             yield mark(table, row)
         if stats.last_skipped == path:
@@ -216,8 +227,13 @@ def _read_file(
     stats: RunStats,
     seen_ids: set[str],
     known_events: KnownEventsLookup | None,
+    seen_sets: set[str] | None = None,
 ) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Read one file; buffer its valid rows to check them against the warehouse in one query."""
+    """Read one file; buffer its valid rows to check them against the warehouse in one query.
+
+    A new event's translation sets not yet stored by this run (`seen_sets`) come before it."""
+    if seen_sets is None:
+        seen_sets = set()
     read_at = datetime.now(UTC)
     counts: Counter[str] = Counter()
     rejected: Counter[str] = Counter()
@@ -231,6 +247,8 @@ def _read_file(
             else:
                 counts["loaded"] += 1
                 stats.loaded_by_table[table] += 1
+                for translation_set in split_translations(row, seen_sets):
+                    yield s.TRANSLATION_SETS, translation_set
                 yield table, row
         pending.clear()
 
