@@ -265,6 +265,32 @@ def test_translations_are_gathered_from_every_owner_and_only_its_fields() -> Non
     ]
 
 
+def test_translations_of_events_loaded_before_translation_sets_are_read_inline() -> None:
+    # a warehouse loaded before raw stored translation sets keeps its events' translations in
+    # one child table per field; after the upgrade both kinds of event get their names
+    rows = run_model(
+        "stg_translations",
+        {
+            "src_callback_request_events": [
+                {"_dlt_id": "old", "office__translations_key": None},
+                {"_dlt_id": "new", "office__translations_key": "k"},
+            ],
+            "src_callback_request_events__office__translations__name": [
+                {"_dlt_parent_id": "old", "_dlt_list_idx": 1, "language": "nl", "value": "Gent"}
+            ],
+            "src_translation_sets": [{"translations_key": "k", "_dlt_id": "set-k"}],
+            "src_translation_sets__name": [
+                {"_dlt_parent_id": "set-k", "_dlt_list_idx": 0, "language": "en", "value": "Ghent"}
+            ],
+        },
+        settings=SETTINGS,
+    )
+    got = sorted(
+        (r["owner_dlt_id"], r["owner"], r["field"], r["list_index"], r["value"]) for r in rows
+    )
+    assert got == [("new", "office", "name", 0, "Ghent"), ("old", "office", "name", 1, "Gent")]
+
+
 def test_daily_aggregate_counts_created_closed_and_open_per_day() -> None:
     def request(created: str | None, closed: str | None, last: str, hours: float | None) -> dict:
         return {
