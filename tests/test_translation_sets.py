@@ -8,7 +8,7 @@ import json
 import orjson
 from conftest import EXAMPLE, callback_event
 
-from pipelines.archive.records import split_translations, to_raw_row, translations_key
+from pipelines.archive.records import prepare_row, to_raw_row, translations_key
 
 
 def row_of(event: dict) -> dict:
@@ -27,7 +27,7 @@ def test_equal_content_gives_equal_keys_whatever_the_key_order() -> None:
 def test_every_translations_object_is_replaced_and_each_set_returned_once() -> None:
     seen: set[str] = set()
     first = row_of(callback_event("e1"))
-    sets = split_translations(first, seen)
+    sets = prepare_row(first, seen)
     text = orjson.dumps(first).decode()
     assert '"translations"' not in text  # nowhere left, participants and answers included
     assert first["office"]["translationsKey"] in seen
@@ -39,7 +39,7 @@ def test_every_translations_object_is_replaced_and_each_set_returned_once() -> N
     assert {k: v for k, v in office_set.items() if k != "translationsKey"} == original
     # the same objects in the next event: keys, but no new sets
     second = row_of(callback_event("e2"))
-    assert split_translations(second, seen) == []
+    assert prepare_row(second, seen) == []
     assert second["office"]["translationsKey"] == first["office"]["translationsKey"]
 
 
@@ -50,7 +50,7 @@ def test_translations_that_are_not_objects_stay_as_delivered() -> None:
     request["subject"]["translations"] = "text"
     request["listing"]["translations"] = None
     row = row_of(event)
-    split_translations(row, set())
+    prepare_row(row, set())
     assert row["office"]["translations"] == [{"language": "en", "value": "x"}]
     assert row["subject"]["translations"] == "text"
     assert row["listing"]["translations"] is None
@@ -66,6 +66,6 @@ def test_deep_records_are_walked_without_recursion() -> None:
     event = callback_event("e1", extra=node)
     assert orjson.dumps(event)  # still serializable: such a record reaches the reader
     row = row_of(copy.deepcopy(event))
-    sets = split_translations(row, set())
+    sets = prepare_row(row, set())
     assert any(s.get("label") == [{"language": "en", "value": "deep"}] for s in sets)
     assert '"translations"' not in json.dumps(row)

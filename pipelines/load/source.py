@@ -6,7 +6,7 @@ events already seen (same envelope `id`), and routes each record to its raw tabl
 `callback_request_events`, `appointment_events`, or `rejected_events`. A `file_audit` row per
 file read records what became of its records. Every `translations` object of an event is
 stored once per run in `translation_sets`, and the event holds its key (see
-`records.split_translations`).
+`records.prepare_row`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from fsspec.spec import AbstractBufferedFile
 
 from pipelines import settings as s
 from pipelines.archive.files import RawRecord, file_format, is_hidden, iter_records
-from pipelines.archive.records import split_translations, to_raw_row, validate
+from pipelines.archive.records import prepare_row, to_raw_row, validate
 from pipelines.common.errors import EXIT_PERMISSION, EXIT_SOURCE, ExpectedFailure
 from pipelines.common.redact import redact_url
 from pipelines.load.run_stats import RunStats
@@ -120,13 +120,17 @@ def webhook_archive(
     stats: RunStats | None = None,
     known_events: KnownEventsLookup | None = None,
     on_file: Callable[[RunStats], None] | None = None,
+    seen_ids: set[str] | None = None,
+    seen_sets: set[str] | None = None,
 ) -> list[DltResource]:
     """Read the archive at `bucket_url` (folder path or s3://, gs://, az://, file:// URL).
 
     Credentials for buckets come from dlt config, secrets or environment variables
     (`SOURCES__FILESYSTEM__CREDENTIALS__...`), as for dlt's filesystem source.
     `stats` is filled while reading; `known_events` tells which ids are already loaded;
-    `on_file` is called after each file (progress display).
+    `on_file` is called after each file (progress display). `seen_ids` and `seen_sets` collect
+    the event ids and translation set keys this run met (they grow with the archive: a caller
+    that passes them can empty them once extract is done).
     """
     dlt.current.source_schema().update_preferred_types(
         {TSimpleRegex(s.TIMESTAMP_COLUMNS_REGEX): "timestamp"}
@@ -138,8 +142,8 @@ def webhook_archive(
     records = files | reader(
         max_record_bytes=max_record_bytes,
         stats=stats if stats is not None else RunStats(),
-        seen_ids=set(),  # shared by every page of files of this run
-        seen_sets=set(),  # translation sets stored by this run, likewise
+        seen_ids=set() if seen_ids is None else seen_ids,  # shared by every page of files
+        seen_sets=set() if seen_sets is None else seen_sets,  # translation sets, likewise
         known_events=known_events,
         on_file=on_file,
     )
@@ -247,7 +251,7 @@ def _read_file(
             else:
                 counts["loaded"] += 1
                 stats.loaded_by_table[table] += 1
-                for translation_set in split_translations(row, seen_sets):
+                for translation_set in prepare_row(row, seen_sets):
                     yield s.TRANSLATION_SETS, translation_set
                 yield table, row
         pending.clear()
