@@ -68,4 +68,4 @@ def test_deep_records_are_walked_without_recursion() -> None:
     row = row_of(copy.deepcopy(event))
     sets = prepare_row(row, set())
     assert any(s.get("label") == [{"language": "en", "value": "deep"}] for s in sets)
-    assert '"translations"' not in json.dumps(row)
+    assert '"translations"' not in json.dumps(row, default=str)

@@ -82,11 +82,10 @@ def parse_retention(value: str | None, setting: str = "warehouse.snapshot_retent
     is not one, has no unit, or is negative. Empty means the default."""
     text = (value or "").strip() or s.DEFAULT_SNAPSHOT_RETENTION
     try:
-        # DuckDB's own interval syntax, on an in-memory database (not the warehouse), with no
-        # parameter (see `pipelines.load.warehouse_sync.warehouse_loads`)
-        with duckdb.connect(":memory:") as scratch:
-            row = scratch.execute(f"select {sql_literal(text)}::interval < interval 0 seconds")
-            row = row.fetchall()
+        # DuckDB's own interval syntax, on its default in-memory database (not the warehouse),
+        # with no parameter (see `pipelines.load.warehouse_sync.warehouse_loads`)
+        query = f"select {sql_literal(text)}::interval < interval 0 seconds"
+        row = duckdb.execute(query).fetchall()
         negative = row[0][0]
     except duckdb.Error:
         negative = None
