@@ -284,4 +284,4 @@ def _reconcile(pipeline: Pipeline, result: LoadResult, warehouse: Warehouse) -> 
                         f"reconciliation failed: {table} received {actual} rows, "
                         f"the reader counted {expected} new events",
                     )
-    result.audit = reconcile_warehouse(pipeline, warehouse)
+    result.audit = reconcile_warehouse(pipeline, warehouse, bool(result.resumed_load_ids))

@@ -55,6 +55,11 @@ def _columns(**types: TDataType) -> TTableSchemaColumns:
 _EVENT_TABLE_HINTS = {
     "write_disposition": {"disposition": "merge", "strategy": "delete-insert"},
     "primary_key": "event_id",
+    # the reader already sends each event once per load (its ids, and the warehouse's): dlt's
+    # own dedup of the load (a window over every child table's staging rows) ran out of memory
+    # at 200,000 events under the 256MB cap. Rows a resumed load copies twice are removed by
+    # the reconciliation (`raw_repair`).
+    "additional_table_hints": {"x-stage-data-deduplicated": True},
 }
 TABLE_HINTS = {
     s.CALLBACK_REQUEST_EVENTS: dlt.mark.make_hints(
@@ -68,6 +73,7 @@ TABLE_HINTS = {
         table_name=s.TRANSLATION_SETS,
         write_disposition={"disposition": "merge", "strategy": "delete-insert"},
         primary_key="translations_key",
+        additional_table_hints={"x-stage-data-deduplicated": True},  # each set once per run
     ),
     s.REJECTED_EVENTS: dlt.mark.make_hints(
         table_name=s.REJECTED_EVENTS,
