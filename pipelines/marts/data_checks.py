@@ -8,7 +8,7 @@ Each check is a query that returns offending rows; a check passes when it return
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,12 +112,18 @@ def load_checks(transforms_dir: Path, rebuilt: set[str] | None = None) -> list[D
     return checks
 
 
-def failed_checks(connection: duckdb.DuckDBPyConnection, checks: list[DataCheck]) -> list[str]:
-    """Run every check; return one line per failed check with a sample of what failed."""
+def failed_checks(
+    connection: duckdb.DuckDBPyConnection,
+    checks: list[DataCheck],
+    rewrite: Callable[[str], str] = lambda sql: sql,
+) -> list[str]:
+    """Run every check (its SQL passed through `rewrite`, e.g. to read a build's shadow
+    tables); return one line per failed check with a sample of what failed."""
     failures = []
     for check in checks:
-        rows = connection.execute(f"select * from ({check.sql}) limit 3").fetchall()
+        sql = rewrite(check.sql)
+        rows = connection.execute(f"select * from ({sql}) limit 3").fetchall()
         if rows:
-            total = connection.execute(f"select count(*) from ({check.sql})").fetchone()[0]
+            total = connection.execute(f"select count(*) from ({sql})").fetchone()[0]
             failures.append(f"{check.name}: {total} offending rows, e.g. {rows[0]}")
     return failures

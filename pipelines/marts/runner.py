@@ -2,8 +2,11 @@
 
 `transforms/<layer>/<table>.sql` holds one `select`; the folder is the schema, the file name
 the table. Models run in dependency order (found from the `schema.table` names they use),
-all inside one transaction with the data checks: if a model or a check fails, the
-transaction rolls back and analysts keep the previous tables, never a half-built set.
+each into a shadow table `<table>__next` committed on its own, so that the memory a build
+needs is one model's, not every model's uncommitted rows (one transaction over all models ran
+out of memory at 200,000 events under the 256MB cap). Then the data checks run on the shadow
+tables, and one transaction swaps them all in (drop, rename): if a model or a check fails, the
+shadow tables are dropped and analysts keep the previous tables, never a half-built set.
 Each layer's `_models.toml` documents its models and declares their checks
 (`pipelines.marts.model_docs`). `select` rebuilds one model (`name`) or one model and every
 model downstream of it (`name+`), with the checks that read them, in one transaction too.
@@ -30,7 +33,7 @@ from pipelines.marts.data_checks import failed_checks, load_checks
 from pipelines.marts.freshness import describe_newest, format_age, newest_event_at
 from pipelines.marts.key_check import key_verifier, new_salt, same_key
 from pipelines.marts.transform_settings import TransformSettings
-from pipelines.warehouse.connection import connect
+from pipelines.warehouse.connection import as_warehouse, connect
 from pipelines.warehouse.location import Warehouse
 from pipelines.warehouse.maintenance import label_marts_commit
 
@@ -45,6 +48,18 @@ TRANSLATION_COLUMNS = {
 }
 log = logging.getLogger(__name__)
 _REFERENCE = re.compile(r"\b(staging|intermediate|marts)\.([a-z_][a-z0-9_]*)\b", re.IGNORECASE)
+# a model is built as `<layer>.<name>__next`, then renamed in the swap (see the module doc)
+SHADOW_SUFFIX = "__next"
+
+
+def _shadow_sql(sql: str, rebuilt: set[str]) -> str:
+    """`sql` reading the shadow tables of the models this build rebuilds."""
+
+    def shadow(match: re.Match[str]) -> str:
+        table = f"{match[1].lower()}.{match[2].lower()}"
+        return table + SHADOW_SUFFIX if table in rebuilt else match[0]
+
+    return _REFERENCE.sub(shadow, sql)
 
 
 @dataclass
@@ -245,6 +260,34 @@ def _previous_build_state(connection: duckdb.DuckDBPyConnection) -> _BuildState:
     return _BuildState(*row[0]) if row else _BuildState()
 
 
+def _build_shadows(
+    connection: duckdb.DuckDBPyConnection, models: list[Model], built: set[str], checkpoint: bool
+) -> dict[str, int]:
+    """Build each model into its shadow table, committed one by one; return the row counts.
+    A failing model drops the shadows built so far."""
+    counts = {}
+    for model in models:
+        shadow = model.table + SHADOW_SUFFIX
+        try:
+            connection.execute(
+                f"create or replace table {shadow} as {_shadow_sql(model.sql, built)}"
+            )
+        except duckdb.Error as exc:
+            _drop_shadows(connection, models)
+            raise ExpectedFailure(
+                EXIT_CHECK_FAILED, f"model {model.table} failed: {str(exc).splitlines()[0]}"
+            ) from exc
+        counts[model.table] = connection.execute(f"select count(*) from {shadow}").fetchall()[0][0]
+        if checkpoint:  # a DuckDB file keeps committed rows in memory until a checkpoint
+            connection.execute("checkpoint")
+    return counts
+
+
+def _drop_shadows(connection: duckdb.DuckDBPyConnection, models: list[Model]) -> None:
+    for model in models:
+        connection.execute(f"drop table if exists {model.table}{SHADOW_SUFFIX}")
+
+
 def _existing_counts(connection: duckdb.DuckDBPyConnection, models: list[Model]) -> dict[str, int]:
     return {
         m.table: connection.execute(f"select count(*) from {m.table}").fetchall()[0][0]
@@ -312,28 +355,24 @@ def build_models(
             )
         _register_functions(connection, settings)
         connection.execute("set TimeZone = 'UTC'")  # days and weeks in the marts are UTC
-        connection.execute("begin transaction")
         _create_source_views(connection, transforms_dir)
         for layer in LAYERS:
             connection.execute(f"create schema if not exists {layer}")
-        counts = {}
-        for model in models:
-            try:
-                connection.execute(f"create or replace table {model.table} as {model.sql}")
-            except duckdb.Error as exc:
-                raise ExpectedFailure(
-                    EXIT_CHECK_FAILED, f"model {model.table} failed: {str(exc).splitlines()[0]}"
-                ) from exc
-            counts[model.table] = connection.execute(
-                f"select count(*) from {model.table}"
-            ).fetchall()[0][0]
-        failures = failed_checks(connection, checks)
+        built = {m.table for m in models}
+        _drop_shadows(connection, models)  # a killed build's, if any
+        counts = _build_shadows(connection, models, built, not as_warehouse(database).is_lake)
+        failures = failed_checks(connection, checks, lambda sql: _shadow_sql(sql, built))
         if failures:
+            _drop_shadows(connection, models)
             raise ExpectedFailure(
                 EXIT_CHECK_FAILED,
                 f"data check failed, previous marts kept: {failures[0]}"
                 + (f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""),
             )
+        connection.execute("begin transaction")
+        for model in models:  # the swap: metadata only, one commit
+            connection.execute(f"drop table if exists {model.table}")
+            connection.execute(f"alter table {model.table}{SHADOW_SUFFIX} rename to {model.name}")
         if select is None:  # a partial build leaves the state of the last full build
             salt = new_salt()  # a new one per build: the verifier tells nothing across builds
             connection.execute(

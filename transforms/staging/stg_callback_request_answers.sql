@@ -10,14 +10,41 @@ events as (
     select event_id, callback_request_id, event_row_id from staging.stg_callback_request_events
 ),
 
-options as (
-    select
-        _dlt_parent_id as answer_row_id,
-        list(value order by _dlt_list_idx) as selected_options,
-        list(id order by _dlt_list_idx) as selected_option_ids,
-        count(*) as selected_option_count
+-- list aggregates cannot spill to disk, and one per answer outgrew the memory cap at 200k
+-- events: most answers select one option, so only answers with several are aggregated
+option_counts as (
+    select _dlt_parent_id, count(*) as selected_option_count
     from src_callback_request_events__answers__selected_answer_options
     group by 1
+),
+
+several_options as (
+    select
+        o._dlt_parent_id as answer_row_id,
+        list(o.value order by o._dlt_list_idx) as selected_options,
+        list(o.id order by o._dlt_list_idx) as selected_option_ids,
+        count(*) as selected_option_count
+    from src_callback_request_events__answers__selected_answer_options as o
+    semi join option_counts as c
+        on c._dlt_parent_id = o._dlt_parent_id and c.selected_option_count > 1
+    group by 1
+),
+
+one_option as (
+    select
+        o._dlt_parent_id as answer_row_id,
+        [o.value] as selected_options,
+        [o.id] as selected_option_ids,
+        1 as selected_option_count
+    from src_callback_request_events__answers__selected_answer_options as o
+    semi join option_counts as c
+        on c._dlt_parent_id = o._dlt_parent_id and c.selected_option_count = 1
+),
+
+options as (
+    select * from several_options
+    union all
+    select * from one_option
 ),
 
 files as (
