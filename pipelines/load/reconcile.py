@@ -9,7 +9,7 @@ from dlt.pipeline.pipeline import Pipeline
 from pipelines import settings as s
 from pipelines.common.errors import EXIT_CHECK_FAILED, ExpectedFailure
 from pipelines.load.raw_repair import remove_replayed_rows
-from pipelines.warehouse.connection import connect
+from pipelines.warehouse.connection import read_existing
 from pipelines.warehouse.location import Warehouse
 
 
@@ -49,7 +49,9 @@ def reconcile_warehouse(
         with pipeline.sql_client() as client:
             for root in (s.CALLBACK_REQUEST_EVENTS, s.APPOINTMENT_EVENTS, s.TRANSLATION_SETS):
                 remove_replayed_rows(client, root)  # logs what it removed, if anything
-    with connect(warehouse, read_only=True, memory_limit=None) as connection:
+    with read_existing(warehouse) as connection:
+        if connection is None:  # nothing loaded into a new warehouse yet
+            return report
         tables = {
             name
             for (name,) in connection.execute(

@@ -27,7 +27,7 @@ import duckdb
 from dlt.pipeline.pipeline import Pipeline
 
 from pipelines import settings as s
-from pipelines.warehouse.connection import connect, sql_literal
+from pipelines.warehouse.connection import read_existing, sql_literal
 from pipelines.warehouse.location import Warehouse
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,9 @@ def warehouse_loads(warehouse: Warehouse, wanted: str | None) -> WarehouseLoads:
     settings as parameters, and DuckDB imports pandas (~0.4 s of a no-op run) to bind one."""
     if not warehouse.exists():
         return WarehouseLoads(exists=False)
-    with connect(warehouse, read_only=True, memory_limit=None) as connection:
+    with read_existing(warehouse) as connection:
+        if connection is None:  # a PostgreSQL catalog in which no run created the lake yet
+            return WarehouseLoads(exists=True)
         try:
             newest, holds = connection.execute(
                 f"select max(load_id), count(*) filter (where load_id = {sql_literal(wanted or '')})"

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import functools
 import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -165,6 +167,31 @@ def connect(
         connection.close()
         raise
     return connection
+
+
+# DuckDB's words when a read-only attach finds a PostgreSQL catalog that holds no DuckLake yet
+_NO_LAKE_YET = "creating a new DuckLake is explicitly disabled"
+
+
+@contextmanager
+def read_existing(database: Warehouse | str | Path) -> Iterator[duckdb.DuckDBPyConnection | None]:
+    """A read-only connection to the warehouse, or None when there is none yet: no file, or a
+    PostgreSQL catalog in which no run created the lake (a read-only attach does not)."""
+    warehouse = as_warehouse(database)
+    if not warehouse.exists():
+        yield None
+        return
+    try:
+        connection = connect(warehouse, read_only=True, memory_limit=None)
+    except duckdb.InvalidInputException as exc:
+        if _NO_LAKE_YET not in str(exc):
+            raise
+        yield None
+        return
+    try:
+        yield connection
+    finally:
+        connection.close()
 
 
 class _LibpqString(str):
