@@ -32,6 +32,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -58,7 +59,9 @@ def lake_state(catalog: Path) -> dict[str, Any]:
     catalog_bytes = sum(
         p.stat().st_size for p in (catalog, catalog.with_name(catalog.name + "-wal")) if p.exists()
     )
-    with sqlite3.connect(f"file:{catalog}?mode=ro", uri=True) as db:
+    # closed at once: the final housekeeping opens the catalog with DuckDB's own SQLite in
+    # this process, and two SQLite copies holding one file clash on POSIX locks (corruption)
+    with closing(sqlite3.connect(f"file:{catalog}?mode=ro", uri=True)) as db:
         snapshots = db.execute("select count(*) from ducklake_snapshot").fetchone()[0]
         scheduled = db.execute(
             "select count(*) from ducklake_files_scheduled_for_deletion"
