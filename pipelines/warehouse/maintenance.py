@@ -31,6 +31,12 @@ day D). So snapshots are expired by id, chosen here with a real timestamp compar
 file deletion bound is rounded down to the end of the previous UTC day: files are deleted at
 least `FILE_DELETION_DELAY` (up to a day more) after they became unreferenced, never sooner.
 
+Fewer snapshots alone do not make runs faster (measured: a lake with 593 of its 605
+snapshots expired ran in the same CPU time). What slows each run is the catalog's history of
+table versions: every marts build replaces ~20 tables (`create or replace`), and each 'marts
+built' snapshot kept for the retention keeps its versions (tables, columns, files) in the
+catalog, and every commit and attach gets slower with them (measured per commit and attach).
+
 A DuckDB file needs none of this: DuckDB checkpoints its WAL into the file itself and reuses
 the blocks of replaced tables.
 """
