@@ -9,9 +9,15 @@ it records the data files under the data path (count, bytes), the catalog's size
 file and its WAL), the snapshots and the files scheduled for deletion. At the end, with
 `--final-housekeeping`, it runs housekeeping once with the default retention, then with a
 retention of 0 and no deletion delay (what the lake converges to once the retention passed).
+Each run's time per step (the job's summary line) is recorded too, and a table printed.
+
+The runs follow each other within seconds, not 15 minutes: dlt's intermediate snapshots
+would never reach `INTERMEDIATE_SNAPSHOT_DELAY` (1 hour, ~4 scheduled runs). With
+`--intermediate-delay SECONDS` the job's children use that delay instead (e.g. 60: about 4
+runs back, as on the schedule).
 
     python -m bench.lake_housekeeping --workdir /tmp/lakefiles --runs 100 [--no-housekeeping]
-        [--final-housekeeping] [--output results.json]
+        [--intermediate-delay 60] [--final-housekeeping] [--output results.json]
 """
 
 from __future__ import annotations
@@ -19,11 +25,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import resource
 import shutil
 import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -35,6 +44,12 @@ NO_HOUSEKEEPING = (
     "import sys, pipelines.run as r; r.after_run = lambda *a, **k: None;"
     " sys.exit(r.main(sys.argv[1:]))"
 )
+SHORT_INTERMEDIATE_DELAY = (
+    "import sys, datetime, pipelines.run as r, pipelines.warehouse.maintenance as m;"
+    " m.INTERMEDIATE_SNAPSHOT_DELAY = datetime.timedelta(seconds={seconds});"
+    " sys.exit(r.main(sys.argv[1:]))"
+)
+STEP = re.compile(r"(\w+) ([0-9.]+)s")
 
 
 def lake_state(catalog: Path) -> dict[str, Any]:
@@ -44,7 +59,9 @@ def lake_state(catalog: Path) -> dict[str, Any]:
     catalog_bytes = sum(
         p.stat().st_size for p in (catalog, catalog.with_name(catalog.name + "-wal")) if p.exists()
     )
-    with sqlite3.connect(f"file:{catalog}?mode=ro", uri=True) as db:
+    # closed at once: the final housekeeping opens the catalog with DuckDB's own SQLite in
+    # this process, and two SQLite copies holding one file clash on POSIX locks (corruption)
+    with closing(sqlite3.connect(f"file:{catalog}?mode=ro", uri=True)) as db:
         snapshots = db.execute("select count(*) from ducklake_snapshot").fetchone()[0]
         scheduled = db.execute(
             "select count(*) from ducklake_files_scheduled_for_deletion"
@@ -70,17 +87,49 @@ def _generate(out: Path, events: int, seed: int) -> None:
     subprocess.run(command, cwd=REPO, check=True)
 
 
-def _run_job(archive: Path, catalog: Path, housekeeping: bool, log: Path) -> float:
-    entry = ["-m", "pipelines.run"] if housekeeping else ["-c", NO_HOUSEKEEPING]
+def _run_job(
+    archive: Path, catalog: Path, housekeeping: bool, log: Path, delay: float | None = None
+) -> tuple[float, dict[str, float]]:
+    """One run of the job: its wall time and the time per step from its summary, plus the
+    run's CPU time (`cpu`: user + system, less disturbed than wall times on a busy machine)."""
+    if not housekeeping:
+        entry = ["-c", NO_HOUSEKEEPING]
+    elif delay is not None:
+        entry = ["-c", SHORT_INTERMEDIATE_DELAY.format(seconds=delay)]
+    else:
+        entry = ["-m", "pipelines.run"]
     command = [sys.executable, *entry, "--source", str(archive)]
     command += ["--database", f"ducklake:sqlite:{catalog}"]
     env = {**os.environ, "RUNTIME__DLTHUB_TELEMETRY": "false"}
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
+    proc = subprocess.run(command, cwd=REPO, env=env, capture_output=True)
+    seconds = time.perf_counter() - started
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     with log.open("ab") as out:
-        proc = subprocess.run(command, cwd=REPO, env=env, stdout=out, stderr=out)
+        out.write(proc.stdout + proc.stderr)
     if proc.returncode != 0:
         raise SystemExit(f"run failed (exit {proc.returncode}), see {log}")
-    return time.perf_counter() - started
+    timing = [line for line in proc.stdout.decode().splitlines() if line.strip().startswith("time")]
+    steps = {name: float(value) for name, value in STEP.findall(timing[-1])} if timing else {}
+    return seconds, {**steps, "cpu": round(cpu, 2)}
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """The runs as a text table: wall time, the job's slow steps, the lake's state."""
+    head = "run  seconds    cpu   load  transf  house  files  data MB  catalog MB  snapshots"
+    lines = [head]
+    for row in rows:
+        steps = row.get("steps", {})
+        lines.append(
+            f"{row['run']:>3}  {row['seconds']:7.1f}  {steps.get('cpu', 0):5.1f}"
+            f"  {steps.get('load', 0):5.1f}"
+            f"  {steps.get('transforms', 0):6.1f}  {steps.get('housekeeping', 0):5.1f}"
+            f"  {row['data_files']:5d}  {row['data_mb']:7.1f}  {row['catalog_mb']:10.1f}"
+            f"  {row['snapshots']:9d}"
+        )
+    return "\n".join(lines)
 
 
 def final_housekeeping(catalog: Path) -> dict[str, Any]:
@@ -107,6 +156,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--base-events", type=int, default=1000)
     parser.add_argument("--no-housekeeping", action="store_true")
+    parser.add_argument(
+        "--intermediate-delay",
+        type=float,
+        help="seconds after which housekeeping expires dlt's intermediate snapshots"
+        " (the job's default: 1 hour)",
+    )
     parser.add_argument("--final-housekeeping", action="store_true")
     parser.add_argument(
         "--final-only",
@@ -136,18 +191,24 @@ def main(argv: list[str] | None = None) -> int:
     pool_files = sorted(p for p in pool.rglob("*") if p.is_file())
     housekeeping = not args.no_housekeeping
     rows = []
-    seconds = _run_job(archive, catalog, housekeeping, log)
-    rows.append({"run": 0, "seconds": seconds, **lake_state(catalog)})
+    delay = args.intermediate_delay
+    seconds, steps = _run_job(archive, catalog, housekeeping, log, delay)
+    rows.append({"run": 0, "seconds": seconds, "steps": steps, **lake_state(catalog)})
     print(json.dumps(rows[-1]), flush=True)
     for run in range(1, args.runs + 1):
         source = pool_files[(run - 1) % len(pool_files)]
         target = archive / "increments" / f"run-{run:03d}-{source.name}"
         target.parent.mkdir(exist_ok=True)
         shutil.copy(source, target)
-        seconds = _run_job(archive, catalog, housekeeping, log)
-        rows.append({"run": run, "seconds": seconds, **lake_state(catalog)})
+        seconds, steps = _run_job(archive, catalog, housekeeping, log, delay)
+        rows.append({"run": run, "seconds": seconds, "steps": steps, **lake_state(catalog)})
         print(json.dumps(rows[-1]), flush=True)
-    result: dict[str, Any] = {"housekeeping_every_run": housekeeping, "runs": rows}
+    print(table(rows), flush=True)
+    result: dict[str, Any] = {
+        "housekeeping_every_run": housekeeping,
+        "intermediate_delay_seconds": delay,
+        "runs": rows,
+    }
     if args.final_housekeeping:
         result["final_housekeeping"] = final_housekeeping(catalog)
     if args.output:

@@ -21,9 +21,11 @@ from pipelines import settings as s
 from pipelines.config import warehouse_config
 from pipelines.warehouse.connection import connect
 from pipelines.warehouse.maintenance import (
+    INTERMEDIATE_SNAPSHOT_DELAY,
     MARTS_COMMIT_MESSAGE,
     MERGE_AFTER_SMALL_FILES,
     inlined_rows,
+    label_marts_commit,
     maintain_lake,
     parse_retention,
 )
@@ -40,14 +42,18 @@ def _data_files(catalog: Path) -> list[Path]:
 
 
 def _insert_batches(lake: str, batches: int, rows: int = 300) -> None:
-    """One snapshot and one data file per batch (more rows than DuckLake inlines)."""
+    """One snapshot and one data file per batch (more rows than DuckLake inlines), each
+    labelled as a run's marts build (housekeeping keeps those within the retention)."""
     with connect(lake) as con:
         con.execute("create schema if not exists raw")
         con.execute("create table if not exists raw.t (i integer, s varchar)")
         start = con.execute("select count(*) from raw.t").fetchone()[0]
         for batch in range(batches):
             low = start + batch * rows
+            con.execute("begin transaction")
             con.execute(f"insert into raw.t select range, 'x' from range({low}, {low + rows})")
+            label_marts_commit(con, lake)
+            con.execute("commit")
 
 
 def _age(catalog: Path, days: float, *, snapshots_below: int | None = None) -> None:
@@ -56,9 +62,10 @@ def _age(catalog: Path, days: float, *, snapshots_below: int | None = None) -> N
     shift = f"-{int(days * 86400)} seconds"
     with sqlite3.connect(catalog) as db:
         where = "" if snapshots_below is None else f" where snapshot_id < {snapshots_below}"
-        db.execute(
+        db.execute(  # the fraction of the second kept: a run's snapshots stay in order
             "update ducklake_snapshot set snapshot_time ="
-            f" datetime(substr(snapshot_time, 1, 19), '{shift}') || '.000000+00'{where}"
+            f" datetime(substr(snapshot_time, 1, 19), '{shift}') || substr(snapshot_time, 20)"
+            f"{where}"
         )
         db.execute(
             "update ducklake_files_scheduled_for_deletion set schedule_start ="
@@ -104,15 +111,16 @@ def test_expired_snapshots_are_gone_and_the_retention_is_honoured(tmp_path: Path
     before = _snapshot_ids(lake)  # 0-2 create the schema and table, 3-8 insert 300 rows each
     assert before == list(range(9))
     counts = {snapshot: 300 * (snapshot - 2) for snapshot in before[3:]}
-    # the first snapshots are 9 days old: within a 10-day retention nothing expires
+    # the first snapshots are 9 days old: within a 10-day retention only the unlabelled
+    # ones (no run's end) expire
     _age(catalog, 9, snapshots_below=5)
     done = maintain_lake(lake, "10 days")
-    assert done is not None and done.snapshots_expired == 0
-    assert _snapshot_ids(lake) == before
+    assert done is not None and (done.snapshots_expired, done.intermediate_expired) == (0, 3)
+    assert _snapshot_ids(lake) == before[3:]
 
     # with the default 8 days: those older go, but the one current 8 days ago stays
     done = maintain_lake(lake)
-    assert done is not None and done.snapshots_expired == 4
+    assert done is not None and (done.snapshots_expired, done.intermediate_expired) == (1, 0)
     assert _snapshot_ids(lake) == before[4:]
     with connect(lake, read_only=True) as con:
         with pytest.raises(duckdb.Error):
@@ -194,9 +202,65 @@ def test_rows_inlined_in_the_catalog_are_written_to_files_past_a_threshold(
         assert con.execute("select count(*) from raw.t at (version => 4)").fetchone()[0] == 6
 
 
-@pytest.mark.slow  # two runs of the job into a lake (~40 s)
+def _past_the_intermediate_delay(catalog: Path) -> None:
+    _age(catalog, (INTERMEDIATE_SNAPSHOT_DELAY + timedelta(minutes=10)).total_seconds() / 86400)
+
+
+def _snapshots(lake: str) -> list[tuple]:
+    """(id, time, closes a run) of each snapshot, oldest first."""
+    with connect(lake, read_only=True) as con:
+        return con.execute(
+            "select snapshot_id, snapshot_time, commit_message is not distinct from ?"
+            " from lake.snapshots() order by 1",
+            [MARTS_COMMIT_MESSAGE],
+        ).fetchall()
+
+
+def test_intermediate_snapshots_expire_after_the_delay_each_runs_marts_stay(
+    tmp_path: Path,
+) -> None:
+    lake, catalog = _lake(tmp_path)
+    with connect(lake) as con:
+        for sql in ("create schema raw", "create schema marts", "create table raw.t (i int)"):
+            con.execute(sql)
+        for run in range(1, 5):
+            for _ in range(3):  # a load: one commit per table, each a half-loaded state
+                con.execute(f"insert into raw.t values ({run})")
+            if run < 4:  # run 4 loaded, but its marts build failed (previous marts kept)
+                con.execute("begin transaction")
+                con.execute("create or replace table marts.m as select count(*) n from raw.t")
+                label_marts_commit(con, lake)
+                con.execute("commit")
+    done = maintain_lake(lake)  # all younger than the delay: a reader may be on any
+    assert done is not None and done.intermediate_expired == done.snapshots_expired == 0
+
+    _past_the_intermediate_delay(catalog)
+    before = _snapshots(lake)
+    runs = [snapshot for snapshot, _, closes_run in before if closes_run]
+    assert len(runs) == 3
+    newest = before[-1][0]
+    done = maintain_lake(lake)
+    assert done is not None and done.snapshots_expired == 0
+    assert done.intermediate_expired == len(before) - 4
+    assert _snapshot_ids(lake) == [*runs, newest]
+    with connect(lake, read_only=True) as con:
+        for run, snapshot in enumerate(runs, start=1):
+            got = con.execute(f"select n from marts.m at (version => {snapshot})").fetchone()
+            assert got[0] == 3 * run
+        # a time between two runs, or in the middle of a load (an expired snapshot's time):
+        # the marts of the run current then
+        for snapshot, at, _ in before:
+            if runs[0] <= snapshot and snapshot not in runs:
+                previous = max(run for run in runs if run < snapshot)
+                got = con.execute("select n from marts.m at (timestamp => ?)", [at]).fetchone()
+                assert got[0] == 3 * (runs.index(previous) + 1), snapshot
+        assert con.execute("select n from marts.m").fetchone()[0] == 9
+        assert con.execute("select count(*) from raw.t").fetchone()[0] == 12  # run 4's load
+
+
+@pytest.mark.slow  # two runs of the job into a lake, housekeeping (~40 s)
 def test_time_travel_returns_the_earlier_runs_marts(tmp_path: Path) -> None:
-    lake, _ = _lake(tmp_path)
+    lake, catalog = _lake(tmp_path)
     archive = tmp_path / "archive"
     write_files(
         archive, {"a.jsonl": jsonl(*(callback_event(f"e{i}", f"cr-{i}") for i in range(3)))}
@@ -224,3 +288,18 @@ def test_time_travel_returns_the_earlier_runs_marts(tmp_path: Path) -> None:
         assert con.execute(f"{sql} at (version => {v1})").fetchone()[0] == 3
         assert con.execute(f"{sql} at (version => {v2})").fetchone()[0] == 5
         assert con.execute(f"{sql} at (timestamp => ?)", [t1]).fetchone()[0] == 3
+
+    # an hour later: dlt's intermediate snapshots (~50 a run) expire, the runs' marts stay
+    _past_the_intermediate_delay(catalog)
+    before = _snapshots(lake)
+    assert len(before) > 40
+    done = maintain_lake(lake)
+    assert done is not None and done.snapshots_expired == 0
+    assert done.intermediate_expired == len(before) - len({v1, v2, before[-1][0]})
+    assert _snapshot_ids(lake) == sorted({v1, v2, before[-1][0]})
+    with connect(lake, read_only=True) as con:
+        assert con.execute(sql).fetchone()[0] == 5
+        assert con.execute(f"{sql} at (version => {v1})").fetchone()[0] == 3
+        # the second run's load, half done: the first run's marts
+        at = next(at for snapshot, at, _ in before if v1 < snapshot < v2)
+        assert con.execute(f"{sql} at (timestamp => ?)", [at]).fetchone()[0] == 3

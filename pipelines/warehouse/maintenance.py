@@ -6,7 +6,12 @@ After a run that loaded something or rebuilt the marts, the job therefore:
 
 1. expires the snapshots older than `warehouse.snapshot_retention` (default 8 days: "what
    did last Monday's report say" must still work at any hour of the Monday after), keeping
-   the one that was current at the cutoff; the newest snapshot is never expired;
+   the one that was current at the cutoff; the newest snapshot is never expired. Within the
+   retention only the snapshots that close a run are kept: each 'marts built' snapshot (and
+   the newest of all). dlt commits ~50 snapshots per load (one per table, its scratch
+   copies, state, loads) whose half-loaded states nobody should query; they are expired
+   once `INTERMEDIATE_SNAPSHOT_DELAY` old, and `AT (TIMESTAMP => t)` then answers with the
+   marts of the run current at t all the same;
 2. writes the rows DuckLake keeps inlined in the catalog (inserts of a few rows) out to
    data files once the current tables hold `FLUSH_AFTER_INLINED_ROWS` of them
    (`ducklake_flush_inlined_data`), so the catalog does not grow with every run;
@@ -25,6 +30,12 @@ the stored times as text, at day granularity (any bound on day D also matches ev
 day D). So snapshots are expired by id, chosen here with a real timestamp comparison, and the
 file deletion bound is rounded down to the end of the previous UTC day: files are deleted at
 least `FILE_DELETION_DELAY` (up to a day more) after they became unreferenced, never sooner.
+
+Fewer snapshots alone do not make runs faster (measured: a lake with 593 of its 605
+snapshots expired ran in the same CPU time). What slows each run is the catalog's history of
+table versions: every marts build replaces ~20 tables (`create or replace`), and each 'marts
+built' snapshot kept for the retention keeps its versions (tables, columns, files) in the
+catalog, and every commit and attach gets slower with them (measured per commit and attach).
 
 A DuckDB file needs none of this: DuckDB checkpoints its WAL into the file itself and reuses
 the blocks of replaced tables.
@@ -57,6 +68,10 @@ MERGE_AFTER_SMALL_FILES = 32
 FLUSH_AFTER_INLINED_ROWS = 100_000
 # how long a file that no snapshot references any more is kept for readers still reading it
 FILE_DELETION_DELAY = timedelta(hours=1)
+# how long dlt's intermediate snapshots of a run are kept: a reader's transaction pinned to an
+# expired snapshot gets no error but silently reads the tables it had not read yet as empty
+# (DuckLake 1.0 drops their file rows at once; measured), so the same delay as for files
+INTERMEDIATE_SNAPSHOT_DELAY = FILE_DELETION_DELAY
 # the snapshot of each marts build says so: `select * from lake.snapshots() where
 # commit_message = 'marts built'` lists the runs an analyst can time travel to
 MARTS_COMMIT_AUTHOR = "pipelines.run"
@@ -104,7 +119,8 @@ class MaintenanceResult:
 
     retention: str
     inlined_rows_flushed: int = 0  # rows moved from catalog tables into data files
-    snapshots_expired: int = 0
+    snapshots_expired: int = 0  # older than the retention
+    intermediate_expired: int = 0  # within it, but no run's end (dlt's per-table commits)
     snapshots_kept: int = 0
     files_merged: int = 0  # small files rewritten into...
     files_written: int = 0  # ...this many merged files
@@ -127,7 +143,8 @@ class MaintenanceResult:
         )
         return (
             f"lake housekeeping: {flushed}expired {self.snapshots_expired} snapshots older than "
-            f"{self.retention} ({self.snapshots_kept} kept for time travel), {merged}, "
+            f"{self.retention} and {self.intermediate_expired} intermediate ones "
+            f"({self.snapshots_kept} kept for time travel), {merged}, "
             f"deleted {self.files_deleted} unreferenced files{orphans} "
             f"({self.seconds:.1f} s)"
         )
@@ -140,34 +157,53 @@ def _scalar(connection: duckdb.DuckDBPyConnection, sql: str, params: list | None
     return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
 
-def _expire(connection: duckdb.DuckDBPyConnection, retention: str) -> list[int]:
-    """Expire the snapshots older than `retention`; return their ids.
+def _expire(
+    connection: duckdb.DuckDBPyConnection, retention: str, intermediate_delay: timedelta
+) -> tuple[int, int]:
+    """Expire the snapshots older than `retention`, and the intermediate ones (neither a
+    'marts built' snapshot nor the newest) older than `intermediate_delay`; return how many
+    of each.
 
-    The newest snapshot older than the cutoff is kept: it is the state of the lake at the
-    cutoff, so `AT (TIMESTAMP => t)` answers for every `t` within the retention (and the
-    newest snapshot of all is never expired)."""
-    versions = [
-        row[0]
-        for row in connection.execute(
-            f"""
-            with snapshots as (select * from ducklake_snapshots('{LAKE_ALIAS}'))
-            select snapshot_id from snapshots
-            where snapshot_id < (
-                select max(snapshot_id) from snapshots
+    Of the snapshots left, the newest older than the cutoff is kept: it is the state of the
+    lake at the cutoff, so `AT (TIMESTAMP => t)` answers for every `t` within the retention
+    (and the newest snapshot of all is never expired)."""
+    rows = connection.execute(
+        f"""
+            with snapshots as (
+                select snapshot_id, snapshot_time,
+                    coalesce(author = ? and commit_message = ?, false) as closes_run
+                from ducklake_snapshots('{LAKE_ALIAS}')
+            ),
+            kept as (
+                select * from snapshots
+                where closes_run
+                    or snapshot_id = (select max(snapshot_id) from snapshots)
+                    or snapshot_time > now() - ?::interval
+            )
+            select snapshot_id, snapshot_id < coalesce(anchor, -1) as old from snapshots, (
+                -- the state at the retention cutoff
+                select max(snapshot_id) as anchor from kept
                 where snapshot_time <= now() - ?::interval
             )
+            where snapshot_id not in (select snapshot_id from kept) or old
             order by snapshot_id
             """,
-            [retention],
-        ).fetchall()
-    ]
+        [
+            MARTS_COMMIT_AUTHOR,
+            MARTS_COMMIT_MESSAGE,
+            f"{int(intermediate_delay.total_seconds())} seconds",
+            retention,
+        ],
+    ).fetchall()
+    versions = [row[0] for row in rows]
     if versions:
         # by id: `older_than` compares at day granularity with a SQLite catalog (see above)
         connection.execute(
             f"select count(*) from ducklake_expire_snapshots('{LAKE_ALIAS}', versions => ?)",
             [versions],
         ).fetchall()
-    return versions
+    old = sum(1 for row in rows if row[1])
+    return old, len(rows) - old
 
 
 def inlined_rows(connection: duckdb.DuckDBPyConnection) -> int:
@@ -254,12 +290,14 @@ def maintain_lake(
     retention: str = s.DEFAULT_SNAPSHOT_RETENTION,
     *,
     deletion_delay: timedelta = FILE_DELETION_DELAY,
+    intermediate_delay: timedelta | None = None,
     force_merge: bool = False,
     flush_after_inlined_rows: int = FLUSH_AFTER_INLINED_ROWS,
     memory_limit: str | None = s.DEFAULT_DUCKDB_MEMORY_LIMIT,
 ) -> MaintenanceResult | None:
-    """Expire old snapshots, merge small files, delete unreferenced ones; None for a file
-    warehouse (nothing to do). Call it after a run that changed the lake, under the run lock."""
+    """Expire old and intermediate snapshots, merge small files, delete unreferenced ones;
+    None for a file warehouse (nothing to do). Call it after a run that changed the lake, under
+    the run lock. `intermediate_delay`: default `INTERMEDIATE_SNAPSHOT_DELAY`."""
     warehouse = as_warehouse(database)
     if not warehouse.is_lake:
         return None
@@ -267,7 +305,11 @@ def maintain_lake(
     result = MaintenanceResult(retention=parse_retention(retention))
     connection = connect(warehouse, memory_limit=memory_limit)
     try:
-        result.snapshots_expired = len(_expire(connection, result.retention))
+        if intermediate_delay is None:  # looked up now: the benchmark shortens it
+            intermediate_delay = INTERMEDIATE_SNAPSHOT_DELAY
+        result.snapshots_expired, result.intermediate_expired = _expire(
+            connection, result.retention, intermediate_delay
+        )
         result.inlined_rows_flushed = _flush(connection, flush_after_inlined_rows)
         result.files_merged, result.files_written = _merge(connection, force_merge)
         result.files_deleted, result.orphans_deleted = _delete_files(connection, deletion_delay)
