@@ -73,6 +73,8 @@ class WarehouseConfiguration(WarehouseLocation):
 
     max_record_bytes: int | None = s.DEFAULT_MAX_RECORD_BYTES
     duckdb_memory_limit: str | None = s.DEFAULT_DUCKDB_MEMORY_LIMIT
+    # DuckDB's memory cap while the marts are built (the load's is duckdb_memory_limit)
+    duckdb_build_memory_limit: str | None = s.DEFAULT_DUCKDB_BUILD_MEMORY_LIMIT
     # a TOML list or a comma-separated string; a tuple of str once resolved
     language_preference: Any | None = DEFAULT_LANGUAGES
     closing_statuses: Any | None = DEFAULT_CLOSING_STATUSES
@@ -88,6 +90,9 @@ class WarehouseConfiguration(WarehouseLocation):
         super().on_resolved()
         self.max_record_bytes = self.max_record_bytes or s.DEFAULT_MAX_RECORD_BYTES
         self.duckdb_memory_limit = self.duckdb_memory_limit or s.DEFAULT_DUCKDB_MEMORY_LIMIT
+        self.duckdb_build_memory_limit = (
+            self.duckdb_build_memory_limit or s.DEFAULT_DUCKDB_BUILD_MEMORY_LIMIT
+        )
         self.freshness_max_age = self.freshness_max_age or DEFAULT_FRESHNESS_MAX_AGE
         self.language_preference = tuple(
             lang.lower() for lang in _as_tuple(self.language_preference, DEFAULT_LANGUAGES)

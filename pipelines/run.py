@@ -109,6 +109,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.warehouse = warehouse
     args.source = args.source or source.bucket_url
     args.memory_limit = warehouse.duckdb_memory_limit
+    args.build_memory_limit = warehouse.duckdb_build_memory_limit
     args.max_record_bytes = args.max_record_bytes or warehouse.max_record_bytes
     return args
 
@@ -196,7 +197,7 @@ def _run(args: argparse.Namespace, warehouse: Warehouse) -> int:
                 warehouse,
                 load_transform_settings(args.warehouse),
                 force=args.transforms_only,
-                memory_limit=args.memory_limit,
+                memory_limit=args.build_memory_limit,
                 select=args.select,
             )
             steps["transforms"] = time.perf_counter() - timer
