@@ -23,6 +23,7 @@ EXIT_LOCKED = 4
 EXIT_PERMISSION = 5
 EXIT_DISK_FULL = 6
 EXIT_CHECK_FAILED = 7
+EXIT_OUT_OF_MEMORY = 8
 
 # name of the resource of dlt's filesystem source that lists the archive (pipelines/load/source.py)
 LISTING_RESOURCE = "filesystem"
@@ -117,6 +118,13 @@ def classify(exc: BaseException, warehouse: Warehouse | str) -> ExpectedFailure 
         if isinstance(current, PermissionError) or "Permission denied" in text:
             target = getattr(current, "filename", None) or database
             return ExpectedFailure(EXIT_PERMISSION, f"no permission to access {target}")
+        if isinstance(current, duckdb.OutOfMemoryException):
+            return ExpectedFailure(
+                EXIT_OUT_OF_MEMORY,
+                f"DuckDB ran out of memory writing {database} "
+                f"({text.splitlines()[0].removeprefix('Out of Memory Error: ')}): raise "
+                "warehouse.duckdb_memory_limit; the next run finishes the pending load",
+            )
         if isinstance(current, duckdb.IOException) and (
             "lock" in text.lower() or "Conflicting" in text
         ):
