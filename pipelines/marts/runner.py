@@ -360,8 +360,6 @@ def build_models(
             connection.execute(f"create schema if not exists {layer}")
         built = {m.table for m in models}
         checkpoint = not as_warehouse(database).is_lake
-        if checkpoint:  # the load just committed (dlt checkpoints only past 1 GB of WAL)
-            connection.execute("force checkpoint")
         _drop_shadows(connection, models)  # a killed build's, if any
         counts = _build_shadows(connection, models, built, checkpoint)
         failures = failed_checks(connection, checks, lambda sql: _shadow_sql(sql, built))
