@@ -72,6 +72,8 @@ class WarehouseConfiguration(WarehouseLocation):
     """`[warehouse]`: the warehouse and the settings of its marts (an empty value = default)."""
 
     max_record_bytes: int | None = s.DEFAULT_MAX_RECORD_BYTES
+    # rows one dlt load takes; a larger first load or backfill is split (0: never split)
+    max_events_per_load: int | None = s.DEFAULT_MAX_EVENTS_PER_LOAD
     duckdb_memory_limit: str | None = s.DEFAULT_DUCKDB_MEMORY_LIMIT
     # DuckDB's memory cap while the marts are built (the load's is duckdb_memory_limit)
     duckdb_build_memory_limit: str | None = s.DEFAULT_DUCKDB_BUILD_MEMORY_LIMIT
@@ -89,6 +91,10 @@ class WarehouseConfiguration(WarehouseLocation):
         """Empty values fall back to the defaults; lists become tuples, normalised in case."""
         super().on_resolved()
         self.max_record_bytes = self.max_record_bytes or s.DEFAULT_MAX_RECORD_BYTES
+        if self.max_events_per_load is None:
+            self.max_events_per_load = s.DEFAULT_MAX_EVENTS_PER_LOAD
+        if self.max_events_per_load < 0:
+            raise ConfigurationValueError("warehouse.max_events_per_load must be 0 or more")
         self.duckdb_memory_limit = self.duckdb_memory_limit or s.DEFAULT_DUCKDB_MEMORY_LIMIT
         self.duckdb_build_memory_limit = (
             self.duckdb_build_memory_limit or s.DEFAULT_DUCKDB_BUILD_MEMORY_LIMIT

@@ -185,6 +185,7 @@ def _run(args: argparse.Namespace, warehouse: Warehouse) -> int:
                     max_record_bytes=args.max_record_bytes,
                     progress=Progress(),
                     memory_limit=args.memory_limit,
+                    max_events_per_load=args.warehouse.max_events_per_load or None,
                 )
                 steps.update(result.step_seconds)
             elif not warehouse.exists():

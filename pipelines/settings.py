@@ -16,6 +16,9 @@ DEFAULT_DUCKDB_MEMORY_LIMIT = "256MB"
 # the marts build, after a load in the same process, needed more: measured at 200k events it
 # ran out of memory at 256MB (a fresh process built them at 256MB) and built at 384MB
 DEFAULT_DUCKDB_BUILD_MEMORY_LIMIT = "384MB"
+# rows (events and rejections) one dlt load takes: a first load, a `--full-refresh` or a
+# backfill becomes several loads, so that memory is bounded by this and not by the archive
+DEFAULT_MAX_EVENTS_PER_LOAD = 20_000
 # a lake keeps the snapshots of this long for time travel (`AT (TIMESTAMP => ...)`), then
 # expires them and deletes the files only they referenced: a week and a day, so "what did last
 # Monday's report say" still works on the Monday after, whatever time it is asked

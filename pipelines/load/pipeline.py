@@ -25,7 +25,7 @@ from pipelines.load.housekeeping import prune_loaded_packages, prune_state_histo
 from pipelines.load.known_events import WarehouseEventIndex
 from pipelines.load.reconcile import AuditReport, reconcile_warehouse
 from pipelines.load.run_stats import RunStats
-from pipelines.load.source import webhook_archive
+from pipelines.load.source import ReadBatch, webhook_archive
 from pipelines.load.warehouse_sync import attach_to_warehouse
 from pipelines.warehouse.connection import as_warehouse, dlt_destination
 from pipelines.warehouse.location import Warehouse
@@ -121,8 +121,10 @@ def load_archive(
     max_record_bytes: int = s.DEFAULT_MAX_RECORD_BYTES,
     progress: Progress | None = None,
     memory_limit: str = s.DEFAULT_DUCKDB_MEMORY_LIMIT,
+    max_events_per_load: int | None = s.DEFAULT_MAX_EVENTS_PER_LOAD,
 ) -> LoadResult:
-    """Load new or changed files of `source` into the warehouse; return what happened."""
+    """Load new or changed files of `source` into the warehouse, in dlt loads of at most about
+    `max_events_per_load` rows each (None: one load); return what happened."""
     warehouse = as_warehouse(database)
     bucket_url = check_source(source)
     if full_refresh and not _source_has_files(bucket_url):
@@ -158,8 +160,9 @@ def load_archive(
     with _relaxed_gc():
         known = None if full_refresh else WarehouseEventIndex(warehouse, memory_limit)
         _extract_normalize_load(
-            pipeline, result, bucket_url, warehouse, known, full_refresh, max_record_bytes, progress
-        )
+            pipeline, result, bucket_url, warehouse, known, full_refresh, max_record_bytes,
+            progress, memory_limit, max_events_per_load,
+        )  # fmt: skip
 
     columns_after = _table_columns(pipeline)
     result.new_tables = sorted(set(columns_after) - set(columns_before))
@@ -195,13 +198,53 @@ def _extract_normalize_load(
     full_refresh: bool,
     max_record_bytes: int,
     progress: Progress | None,
+    memory_limit: str,
+    max_events_per_load: int | None,
 ) -> None:
-    """dlt's three steps, timed; new files are read with the warehouse's known event ids."""
-    timer = time.perf_counter()
-    # what the run met, for its own deduplication: ~120 MB at a million events, emptied before
-    # normalize and load, which hold the run's peak memory
-    seen_ids: set[str] = set()
+    """dlt's three steps, timed, once per batch of at most `max_events_per_load` rows (see
+    `ReadBatch`); new files are read with the warehouse's known event ids."""
+    batch = ReadBatch(max_events=max_events_per_load)
+    # translation sets this run stored (a few MB at a million events): later passes skip them
     seen_sets: set[str] = set()
+    try:
+        while True:
+            refresh = full_refresh and batch.passes == 0
+            loaded = _one_pass(
+                pipeline, result, bucket_url, warehouse, known, refresh, max_record_bytes,
+                progress, batch, seen_sets,
+            )  # fmt: skip
+            if not loaded or not batch.continues:
+                break
+            # the next pass deduplicates against what this one loaded, from the warehouse (the
+            # index reopens the warehouse on first use)
+            known = known or WarehouseEventIndex(warehouse, memory_limit)
+            log.info("read %d files so far: loading the next batch", result.stats.files_read)
+    finally:
+        if progress is not None:
+            progress.finish()
+    if result.stats.files_listed == 0:  # a mistyped path or bucket prefix lists nothing
+        log.warning(
+            "the source %s holds no files: check the path or prefix", redact_url(bucket_url)
+        )
+
+
+def _one_pass(
+    pipeline: Pipeline,
+    result: LoadResult,
+    bucket_url: str,
+    warehouse: Warehouse,
+    known: WarehouseEventIndex | None,
+    refresh: bool,
+    max_record_bytes: int,
+    progress: Progress | None,
+    batch: ReadBatch,
+    seen_sets: set[str],
+) -> bool:
+    """Extract one batch, then normalize and load it; return whether anything was loaded."""
+    timer = time.perf_counter()
+    # event ids this pass met, for its own deduplication: ~120 MB at a million events, emptied
+    # before normalize and load, which hold the run's peak memory
+    seen_ids: set[str] = set()
     try:
         pipeline.extract(
             webhook_archive(
@@ -212,18 +255,16 @@ def _extract_normalize_load(
                 on_file=progress.update if progress else None,
                 seen_ids=seen_ids,
                 seen_sets=seen_sets,
+                batch=batch,
             ),
-            refresh="drop_sources" if full_refresh else None,
+            refresh="drop_sources" if refresh else None,
             loader_file_format="parquet",
         )
     finally:
         seen_ids.clear()
-        seen_sets.clear()
         if known is not None:
             known.close()
-        if progress is not None:
-            progress.finish()
-    result.step_seconds["extract"] = time.perf_counter() - timer
+    _add_seconds(result, "extract", timer)
     log.info(
         "read %d files (%d unchanged, %d skipped): %d records",
         result.stats.files_read,
@@ -231,22 +272,23 @@ def _extract_normalize_load(
         result.stats.files_skipped,
         result.stats.records_read,
     )
-    if result.stats.files_listed == 0:  # a mistyped path or bucket prefix lists nothing
-        log.warning(
-            "the source %s holds no files: check the path or prefix", redact_url(bucket_url)
-        )
 
     timer = time.perf_counter()
-    if not full_refresh and not _extracted_anything(pipeline):  # no data, no state change
+    if not refresh and not _extracted_anything(pipeline):  # no data, no state change
         pipeline.normalize()  # only drops the empty package
-        return
+        return False
     log.info("normalizing")
     pipeline.normalize()
-    result.step_seconds["normalize"] = time.perf_counter() - timer
+    _add_seconds(result, "normalize", timer)
     timer = time.perf_counter()
     log.info("loading into %s", warehouse.display)
     result.load_ids.extend(_load_ids(pipeline.load()))
-    result.step_seconds["load"] = time.perf_counter() - timer
+    _add_seconds(result, "load", timer)
+    return True
+
+
+def _add_seconds(result: LoadResult, step: str, started: float) -> None:
+    result.step_seconds[step] = result.step_seconds.get(step, 0.0) + time.perf_counter() - started
 
 
 def _source_has_files(bucket_url: str) -> bool:

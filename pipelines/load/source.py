@@ -16,6 +16,7 @@ import io
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -43,6 +44,24 @@ _BUCKET_READ_BUFFER = 1024 * 1024
 
 # given event ids, return those the warehouse already holds
 KnownEventsLookup = Callable[[list[str]], set[str]]
+
+
+@dataclass
+class ReadBatch:
+    """Bounds one extract of a run to about `max_events` rows (events and rejections), so that
+    a first load, a `--full-refresh` or a backfill is several dlt loads of bounded size and
+    memory. A pass stops after the file that reaches the bound; the files it did not reach
+    wait in `remaining` for the next pass of the same run (listed once, read in path order)."""
+
+    max_events: int | None = None
+    passes: int = 0
+    # files listed but not yet read by this run; None until a pass stops early
+    remaining: list[FileItemDict] | None = None
+
+    @property
+    def continues(self) -> bool:
+        """Whether a pass stopped early, leaving files for the next pass."""
+        return bool(self.remaining)
 
 
 def _columns(**types: TDataType) -> TTableSchemaColumns:
@@ -128,6 +147,7 @@ def webhook_archive(
     on_file: Callable[[RunStats], None] | None = None,
     seen_ids: set[str] | None = None,
     seen_sets: set[str] | None = None,
+    batch: ReadBatch | None = None,
 ) -> list[DltResource]:
     """Read the archive at `bucket_url` (folder path or s3://, gs://, az://, file:// URL).
 
@@ -136,12 +156,19 @@ def webhook_archive(
     `stats` is filled while reading; `known_events` tells which ids are already loaded;
     `on_file` is called after each file (progress display). `seen_ids` and `seen_sets` collect
     the event ids and translation set keys this run met (they grow with the archive: a caller
-    that passes them can empty them once extract is done).
+    that passes them can empty them once extract is done). `batch` bounds the rows of one
+    extract: when it continues a run, its `remaining` files are read instead of a new listing.
     """
     dlt.current.source_schema().update_preferred_types(
         {TSimpleRegex(s.TIMESTAMP_COLUMNS_REGEX): "timestamp"}
     )
-    files = filesystem(bucket_url=bucket_url, file_glob=file_glob, files_per_page=_FILES_PER_PAGE)
+    batch = batch if batch is not None else ReadBatch()
+    if batch.continues:
+        files: DltResource = dlt.resource([batch.remaining], name="listed_files")
+    else:
+        files = filesystem(
+            bucket_url=bucket_url, file_glob=file_glob, files_per_page=_FILES_PER_PAGE
+        )
     reader = dlt.transformer(name="archive_records", max_table_nesting=s.MAX_TABLE_NESTING)(
         _archive_records
     )
@@ -152,6 +179,7 @@ def webhook_archive(
         seen_sets=set() if seen_sets is None else seen_sets,  # translation sets, likewise
         known_events=known_events,
         on_file=on_file,
+        batch=batch,
     )
     return [records, dlt.resource(raw_tables, name="raw_tables")]
 
@@ -181,17 +209,23 @@ def _archive_records(
     seen_sets: set[str],
     known_events: KnownEventsLookup | None,
     on_file: Callable[[RunStats], None] | None,
+    batch: ReadBatch,
 ) -> Iterator[Any]:
     """Yield raw rows, rejections and one audit row for every new or changed file.
 
     Files are read in path order (buckets list in key order, local folders in any order).
     Called once per page of listed files, in practice once (see `_FILES_PER_PAGE`);
     `seen_ids` (event ids met earlier in this run) and `seen_sets` (keys of the translation
-    sets this run stored) span all pages.
+    sets this run stored) span all pages. Stops after the file that brings the rows of this
+    pass to `batch.max_events`, leaving the files after it in `batch.remaining`.
     """
     state = dlt.current.resource_state()
     seen_files: dict[str, str] = state.setdefault("files", {})
     tables_hinted: set[str] = set()
+    first_pass = not batch.continues
+    batch.passes += 1
+    batch.remaining = None
+    rows_before = stats.events_loaded + stats.rejected_total
 
     def mark(table: str, row: dict[str, Any]) -> Any:
         if table in tables_hinted:
@@ -199,8 +233,15 @@ def _archive_records(
         tables_hinted.add(table)
         return dlt.mark.with_hints(row, TABLE_HINTS[table], create_table_variant=True)
 
-    for item in sorted(file_items, key=lambda listed: listed["relative_path"]):
-        stats.files_listed += 1
+    listed = sorted(file_items, key=lambda item: item["relative_path"])
+    if first_pass:
+        stats.files_listed += len(listed)
+    for index, item in enumerate(listed):
+        if batch.max_events and stats.events_loaded + stats.rejected_total - rows_before >= (
+            batch.max_events
+        ):
+            batch.remaining = listed[index:]  # the next pass reads them (see `ReadBatch`)
+            return
         path = item["relative_path"]
         if is_hidden(path):
             _skipped(stats, path)
