@@ -13,6 +13,7 @@ from conftest import (
     appointment_event,
     callback_event,
     jsonl,
+    lake_query,
     marts_contents,
     query,
     run_job,
@@ -137,3 +138,19 @@ def test_a_run_that_fails_between_batches_keeps_them_and_resumes(tmp_path: Path)
     reference = tmp_path / "reference.duckdb"
     load_archive(str(archive), reference, max_events_per_load=None)
     assert _raw(database) == _raw(reference)
+
+
+@pytest.mark.slow
+def test_batched_load_into_a_lake_equals_one_load_into_a_file(tmp_path: Path) -> None:
+    archive = _archive(tmp_path / "archive")
+    database, lake = tmp_path / "one.duckdb", f"ducklake:sqlite:{tmp_path / 'catalog.sqlite'}"
+    for warehouse, cap in ((database, "0"), (lake, "8")):
+        done = run_job(
+            "--source", str(archive), "--database", str(warehouse),
+            env={"WAREHOUSE__MAX_EVENTS_PER_LOAD": cap},
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert "audit       all 14 file reads reconcile" in done.stdout
+    assert lake_query(lake, "select count(*) from raw._dlt_loads") == [(4,)]
+    assert schema_contents(lake, "raw", (*DLT_IDS, *RUN_TIMES)) == _raw(database)
+    assert marts_contents(lake) == marts_contents(database)
