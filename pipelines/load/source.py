@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -30,6 +31,7 @@ from fsspec.spec import AbstractBufferedFile
 
 from pipelines import settings as s
 from pipelines.archive.files import RawRecord, file_format, is_hidden, iter_records
+from pipelines.archive.local_listing import list_local_files
 from pipelines.archive.records import prepare_row, to_raw_row, validate
 from pipelines.common.errors import EXIT_PERMISSION, EXIT_SOURCE, ExpectedFailure
 from pipelines.common.redact import redact_url
@@ -165,6 +167,8 @@ def webhook_archive(
     batch = batch if batch is not None else ReadBatch()
     if batch.continues:
         files: DltResource = dlt.resource([batch.remaining], name="listed_files")
+    elif _is_local(bucket_url) and file_glob == "**/*":
+        files = dlt.resource(_local_listing(bucket_url), name="local_files")
     else:
         files = filesystem(
             bucket_url=bucket_url, file_glob=file_glob, files_per_page=_FILES_PER_PAGE
@@ -182,6 +186,16 @@ def webhook_archive(
         batch=batch,
     )
     return [records, dlt.resource(raw_tables, name="raw_tables")]
+
+
+def _is_local(bucket_url: str) -> bool:
+    return "://" not in bucket_url and os.path.isabs(bucket_url)
+
+
+def _local_listing(root: str) -> Iterator[list[FileItemDict]]:
+    """A local folder's files as one page, the way `filesystem` lists them (see
+    `local_listing`)."""
+    yield list_local_files(root)
 
 
 def raw_tables() -> Iterator[Any]:
