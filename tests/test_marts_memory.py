@@ -12,9 +12,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import duckdb
 from conftest import marts_contents
 
-from pipelines.marts.runner import build_models
+from pipelines.marts.runner import _limit_threads, build_models
 from pipelines.marts.transform_settings import TransformSettings
 from pipelines.warehouse.connection import connect
 
@@ -50,3 +51,12 @@ def test_a_lake_builds_its_marts_under_a_small_cap(warehouse: Path, tmp_path: Pa
     build_models(lake, SETTINGS, force=True, memory_limit=CAP)
 
     assert marts_contents(lake) == marts_contents(warehouse)
+
+
+def test_the_build_runs_one_thread_per_384mb_of_its_memory_cap() -> None:
+    # measured at 1,000,000 events: under 384MB a model ran out of memory with 2 threads
+    expected = {"384MB": 1, "700MB": 1, "768MB": 2, "1GB": 2, "4GB": 3}
+    for limit, threads in expected.items():
+        with duckdb.connect(config={"memory_limit": limit, "threads": 3}) as con:
+            _limit_threads(con)
+            assert con.execute("select current_setting('threads')").fetchall()[0][0] == threads

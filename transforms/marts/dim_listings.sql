@@ -6,12 +6,6 @@ events as (
     select * from staging.stg_callback_request_events where listing_id is not null
 ),
 
-tags as (
-    select _dlt_parent_id as event_row_id, list(value order by _dlt_list_idx) as tags
-    from src_callback_request_events__listing__tags
-    group by 1
-),
-
 latest as (
     select *
     from events
@@ -19,6 +13,15 @@ latest as (
         partition by listing_id
         order by listing_updated_at desc nulls last, updated_at desc nulls last, event_id desc
     ) = 1
+),
+
+-- the tags of the latest events only: a list aggregate cannot spill to disk, one per event
+-- row would grow with the warehouse
+tags as (
+    select t._dlt_parent_id as event_row_id, list(t.value order by t._dlt_list_idx) as tags
+    from src_callback_request_events__listing__tags as t
+    semi join latest as l on l.event_row_id = t._dlt_parent_id
+    group by 1
 ),
 
 final as (

@@ -11,12 +11,22 @@ current_state as (
     select * from intermediate.int_callback_requests_current
 ),
 
+-- only the participants and answers of each request's current event are counted and ranked
+current_events as (
+    select event_id from intermediate.int_callback_requests_current
+),
+
 participants as (
-    select * from staging.stg_callback_request_participants
+    select p.*
+    from staging.stg_callback_request_participants as p
+    semi join current_events as c on c.event_id = p.event_id
 ),
 
 answers as (
-    select event_id, count(*) as answers_count from staging.stg_callback_request_answers group by 1
+    select a.event_id, count(*) as answers_count
+    from staging.stg_callback_request_answers as a
+    semi join current_events as c on c.event_id = a.event_id
+    group by 1
 ),
 
 participant_counts as (

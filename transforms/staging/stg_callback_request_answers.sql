@@ -11,23 +11,33 @@ events as (
 ),
 
 -- list aggregates cannot spill to disk, and one per answer outgrew the memory cap at 200k
--- events: most answers select one option, so only answers with several are aggregated
+-- events: most answers select one option, so only answers with several are aggregated, and
+-- without `order by` in the aggregate (it keeps a sort per group: past the memory cap at a
+-- million events): their (list index, option) pairs are sorted once aggregated
 option_counts as (
     select _dlt_parent_id, count(*) as selected_option_count
     from src_callback_request_events__answers__selected_answer_options
     group by 1
 ),
 
-several_options as (
+several_options_unsorted as (
     select
         o._dlt_parent_id as answer_row_id,
-        list(o.value order by o._dlt_list_idx) as selected_options,
-        list(o.id order by o._dlt_list_idx) as selected_option_ids,
+        list({'list_index': o._dlt_list_idx, 'value': o.value, 'id': o.id}) as options,
         count(*) as selected_option_count
     from src_callback_request_events__answers__selected_answer_options as o
     semi join option_counts as c
         on c._dlt_parent_id = o._dlt_parent_id and c.selected_option_count > 1
     group by 1
+),
+
+several_options as (
+    select
+        answer_row_id,
+        list_transform(list_sort(options), lambda o: o.value) as selected_options,
+        list_transform(list_sort(options), lambda o: o.id) as selected_option_ids,
+        selected_option_count
+    from several_options_unsorted
 ),
 
 one_option as (

@@ -10,16 +10,52 @@ events as (
     select event_id, callback_request_id, event_row_id from staging.stg_callback_request_events
 ),
 
-roles as (
-    select
-        _dlt_parent_id as participant_row_id,
-        list(value order by _dlt_list_idx) as available_roles
+-- an employee's roles as a list in list order. List aggregates cannot spill to disk, and an
+-- ordered one keeps a sort per group: past the memory cap at a million events. So only
+-- participants with several roles are aggregated, without `order by`: their (list index,
+-- role) pairs are sorted once aggregated
+role_counts as (
+    select _dlt_parent_id, count(*) as roles_count
     from src_callback_request_events__participants__employee__available_roles
     group by 1
 ),
 
-names as (
-    select * from staging.stg_display_names
+several_roles as (
+    select
+        r._dlt_parent_id as participant_row_id,
+        list_transform(
+            list_sort(list({'list_index': r._dlt_list_idx, 'value': r.value})),
+            lambda role: role.value
+        ) as available_roles
+    from src_callback_request_events__participants__employee__available_roles as r
+    semi join role_counts as c on c._dlt_parent_id = r._dlt_parent_id and c.roles_count > 1
+    group by 1
+),
+
+one_role as (
+    select r._dlt_parent_id as participant_row_id, [r.value] as available_roles
+    from src_callback_request_events__participants__employee__available_roles as r
+    semi join role_counts as c on c._dlt_parent_id = r._dlt_parent_id and c.roles_count = 1
+),
+
+roles as (
+    select * from several_roles
+    union all
+    select * from one_role
+),
+
+-- one CTE per translated field: a CTE read twice is materialized whole (all of
+-- stg_display_names)
+employee_functions as (
+    select owner_dlt_id, display_value
+    from staging.stg_display_names
+    where owner = 'employee' and field = 'function'
+),
+
+customer_cities as (
+    select owner_dlt_id, display_value
+    from staging.stg_display_names
+    where owner = 'customer_location' and field = 'city'
 ),
 
 final as (
@@ -52,12 +88,8 @@ final as (
     from participants as p
     inner join events as e on e.event_row_id = p._dlt_parent_id
     left join roles on roles.participant_row_id = p._dlt_id
-    left join names as employee_function
-        on employee_function.owner_dlt_id = p._dlt_id
-        and employee_function.owner = 'employee' and employee_function.field = 'function'
-    left join names as customer_city
-        on customer_city.owner_dlt_id = p._dlt_id
-        and customer_city.owner = 'customer_location' and customer_city.field = 'city'
+    left join employee_functions as employee_function on employee_function.owner_dlt_id = p._dlt_id
+    left join customer_cities as customer_city on customer_city.owner_dlt_id = p._dlt_id
 )
 
 select * from final
