@@ -76,15 +76,21 @@ def test_batched_load_equals_one_load(tmp_path: Path) -> None:
     assert (again.stats.files_read, again.stats.files_unchanged, again.load_ids) == (0, 14, [])
 
 
+def _job(archive: Path, warehouse: Path | str, max_events_per_load: str) -> str:
+    """Run the job; return its summary."""
+    done = run_job(
+        "--source", str(archive), "--database", str(warehouse),
+        env={"WAREHOUSE__MAX_EVENTS_PER_LOAD": max_events_per_load},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def test_batched_job_builds_the_same_marts(tmp_path: Path) -> None:
     archive = _archive(tmp_path / "archive")
     one, batched = tmp_path / "one.duckdb", tmp_path / "batched.duckdb"
     for database, cap in ((one, "0"), (batched, "5")):
-        done = run_job(
-            "--source", str(archive), "--database", str(database),
-            env={"WAREHOUSE__MAX_EVENTS_PER_LOAD": cap},
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr
+        _job(archive, database, cap)
     loads = "select count(*) from raw._dlt_loads"
     assert query(one, loads) == [(1,)]
     assert query(batched, loads) == [(6,)]  # 38 rows, 5 or more per load, whole files
@@ -145,12 +151,7 @@ def test_batched_load_into_a_lake_equals_one_load_into_a_file(tmp_path: Path) ->
     archive = _archive(tmp_path / "archive")
     database, lake = tmp_path / "one.duckdb", f"ducklake:sqlite:{tmp_path / 'catalog.sqlite'}"
     for warehouse, cap in ((database, "0"), (lake, "8")):
-        done = run_job(
-            "--source", str(archive), "--database", str(warehouse),
-            env={"WAREHOUSE__MAX_EVENTS_PER_LOAD": cap},
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr
-        assert "audit       all 14 file reads reconcile" in done.stdout
+        assert "audit       all 14 file reads reconcile" in _job(archive, warehouse, cap)
     assert lake_query(lake, "select count(*) from raw._dlt_loads") == [(4,)]
     assert schema_contents(lake, "raw", (*DLT_IDS, *RUN_TIMES)) == _raw(database)
     assert marts_contents(lake) == marts_contents(database)
