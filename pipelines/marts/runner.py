@@ -1,15 +1,31 @@
 """Build staging, intermediate and marts from the plain SQL files in `transforms/`.
 
 `transforms/<layer>/<table>.sql` holds one `select`; the folder is the schema, the file name
-the table. Models run in dependency order (found from the `schema.table` names they use),
-each into a shadow table `<table>__next` committed on its own, so that the memory a build
-needs is one model's, not every model's uncommitted rows (one transaction over all models ran
-out of memory at 200,000 events under the 256MB cap). Then the data checks run on the shadow
-tables, and one transaction swaps them all in (drop, rename): if a model or a check fails, the
-shadow tables are dropped and analysts keep the previous tables, never a half-built set.
+the table. Models run in dependency order (found from the `schema.table` names they use).
 Each layer's `_models.toml` documents its models and declares their checks
-(`pipelines.marts.model_docs`). `select` rebuilds one model (`name`) or one model and every
-model downstream of it (`name+`), with the checks that read them, in one transaction too.
+(`pipelines.marts.model_docs`). Readers see the previous tables or the new ones, never a mix,
+and a failed model or check leaves the previous tables as they were; how depends on the
+warehouse:
+
+- a lake: one transaction rebuilds every model, runs the checks, and commits (one snapshot,
+  'marts built'), or rolls back on a failure. A model whose columns (names and types, in
+  order) are unchanged is rebuilt in place (`delete`, `insert`): its table keeps its identity
+  in the catalog, so a run adds no table versions to it. Replacing ~20 tables a run made
+  every commit and attach slower over the retention (`bench.lake_housekeeping`, small
+  incremental runs: 22 s of CPU per run for runs 1-5, 58 s for runs 16-20); in place it stays
+  at 14 s. A model whose columns changed is replaced (`create or replace`). One transaction
+  holds one model's memory at a time: DuckLake writes inserted rows to Parquet files as it
+  goes (measured: the same peak as model by model);
+- a DuckDB file: each model goes into a shadow table `<table>__next` committed (and
+  checkpointed) on its own, so that the memory a build needs is one model's, not every
+  model's uncommitted rows (one transaction over all models ran out of memory at 200,000
+  events under the 256MB cap, and in place at 20,000 under 100MB, where shadows build). The
+  checks run on the shadows, and one transaction swaps them in (drop, rename): a failure
+  drops the shadows. A DuckDB file reuses the blocks of dropped tables: nothing grows.
+
+`select` rebuilds one model (`name`) or one model and every model downstream of it (`name+`),
+with the checks that read them, the same way. `marts._build_state` (what the marts were built
+from) is rewritten in place in the commit that makes the new marts visible.
 """
 
 from __future__ import annotations
@@ -20,6 +36,7 @@ import hmac
 import logging
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from graphlib import CycleError, TopologicalSorter
@@ -29,11 +46,11 @@ import duckdb
 
 from pipelines import settings as s
 from pipelines.common.errors import EXIT_CHECK_FAILED, EXIT_USAGE, ExpectedFailure
-from pipelines.marts.data_checks import failed_checks, load_checks
+from pipelines.marts.data_checks import DataCheck, failed_checks, load_checks
 from pipelines.marts.freshness import describe_newest, format_age, newest_event_at
 from pipelines.marts.key_check import key_verifier, new_salt, same_key
 from pipelines.marts.transform_settings import TransformSettings
-from pipelines.warehouse.connection import as_warehouse, connect
+from pipelines.warehouse.connection import as_warehouse, connect, sql_literal
 from pipelines.warehouse.location import Warehouse
 from pipelines.warehouse.maintenance import label_marts_commit
 
@@ -48,7 +65,8 @@ TRANSLATION_COLUMNS = {
 }
 log = logging.getLogger(__name__)
 _REFERENCE = re.compile(r"\b(staging|intermediate|marts)\.([a-z_][a-z0-9_]*)\b", re.IGNORECASE)
-# a model is built as `<layer>.<name>__next`, then renamed in the swap (see the module doc)
+# in a file, a model is built as `<layer>.<name>__next`, then renamed in the swap (see
+# the module doc); a lake drops those an older build left
 SHADOW_SUFFIX = "__next"
 # DuckDB memory each build thread gets at least: every thread holds its own hash tables,
 # window and aggregate states, and some of them cannot spill. Measured at 1,000,000 events
@@ -282,10 +300,17 @@ def _limit_threads(connection: duckdb.DuckDBPyConnection) -> None:
         connection.execute(f"set threads = {wanted}")
 
 
+def _model_failed(model: Model, exc: duckdb.Error) -> ExpectedFailure:
+    return ExpectedFailure(
+        EXIT_CHECK_FAILED, f"model {model.table} failed: {str(exc).splitlines()[0]}"
+    )
+
+
 def _build_shadows(
-    connection: duckdb.DuckDBPyConnection, models: list[Model], built: set[str], checkpoint: bool
+    connection: duckdb.DuckDBPyConnection, models: list[Model], built: set[str]
 ) -> dict[str, int]:
-    """Build each model into its shadow table, committed one by one; return the row counts.
+    """Build each model into its shadow table, committed and checkpointed one by one (a
+    DuckDB file keeps committed rows in memory until a checkpoint); return the row counts.
     A failing model drops the shadows built so far."""
     counts = {}
     for model in models:
@@ -296,18 +321,129 @@ def _build_shadows(
             )
         except duckdb.Error as exc:
             _drop_shadows(connection, models)
-            raise ExpectedFailure(
-                EXIT_CHECK_FAILED, f"model {model.table} failed: {str(exc).splitlines()[0]}"
-            ) from exc
+            raise _model_failed(model, exc) from exc
         counts[model.table] = connection.execute(f"select count(*) from {shadow}").fetchall()[0][0]
-        if checkpoint:  # a DuckDB file keeps committed rows in memory until a checkpoint
-            connection.execute("checkpoint")
+        connection.execute("checkpoint")
     return counts
 
 
 def _drop_shadows(connection: duckdb.DuckDBPyConnection, models: list[Model]) -> None:
     for model in models:
         connection.execute(f"drop table if exists {model.table}{SHADOW_SUFFIX}")
+
+
+def _tables(connection: duckdb.DuckDBPyConnection) -> set[str]:
+    """Every `schema.table` of the warehouse (the transaction's own view of it)."""
+    rows = connection.execute(
+        "select schema_name || '.' || table_name from duckdb_tables()"
+        " where database_name = current_database()"
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def _columns(connection: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[str, str]]:
+    """The (name, type) of each column `sql` returns, in order, without running it."""
+    return [(row[0], row[1]) for row in connection.execute(f"describe {sql}").fetchall()]
+
+
+def _rebuild(
+    connection: duckdb.DuckDBPyConnection, table: str, sql: str, existing: set[str]
+) -> bool:
+    """Fill `table` with the rows of `sql`. In place (delete, insert: the table keeps its
+    identity, in a lake no new table version) when it exists with the same columns, names
+    and types in order; replaced (`create or replace`) otherwise. True when in place."""
+    query = f"select * from (\n{sql}\n)"  # a model may begin with `with`, end with a comment
+    if table in existing and _columns(connection, f"select * from {table}") == _columns(
+        connection, query
+    ):
+        connection.execute(f"delete from {table}")
+        connection.execute(f"insert into {table} {query}")
+        return True
+    connection.execute(f"create or replace table {table} as {sql}")
+    return False
+
+
+def _build_in_place(
+    connection: duckdb.DuckDBPyConnection, models: list[Model], existing: set[str]
+) -> dict[str, int]:
+    """Rebuild each model in the open transaction, in place where its columns are unchanged
+    (`_rebuild`); return the row counts."""
+    counts = {}
+    for model in models:
+        try:
+            _rebuild(connection, model.table, model.sql, existing)
+        except duckdb.Error as exc:
+            raise _model_failed(model, exc) from exc
+        counts[model.table] = connection.execute(f"select count(*) from {model.table}").fetchall()[
+            0
+        ][0]
+    return counts
+
+
+def _write_build_state(
+    connection: duckdb.DuckDBPyConnection, build_key: str, key: str, existing: set[str]
+) -> None:
+    """Record what the marts were built from in `marts._build_state` (in the open
+    transaction), with a new salt per build: the verifier tells nothing across builds."""
+    salt = new_salt()
+    _rebuild(
+        connection,
+        f"marts.{BUILD_STATE}",
+        f"select {sql_literal(build_key)} as build_key, {sql_literal(salt)} as key_salt,"
+        f" {sql_literal(key_verifier(key, salt))} as key_verifier,"
+        " current_timestamp as built_at",
+        existing,
+    )
+
+
+def _raise_if_failed(
+    connection: duckdb.DuckDBPyConnection, checks: list[DataCheck], rewrite: Callable[[str], str]
+) -> None:
+    failures = failed_checks(connection, checks, rewrite)
+    if failures:
+        raise ExpectedFailure(
+            EXIT_CHECK_FAILED,
+            f"data check failed, previous marts kept: {failures[0]}"
+            + (f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""),
+        )
+
+
+def _build_lake(
+    connection: duckdb.DuckDBPyConnection, models: list[Model], checks: list[DataCheck]
+) -> dict[str, int]:
+    """A lake: every model rebuilt, in place where it can be, and checked in one transaction,
+    left open for the caller to commit. A DuckLake insert writes its rows to Parquet files as
+    it runs (only a few rows stay inlined in memory until the commit), so one transaction
+    holds one model's memory at a time; it rolls back on a failure."""
+    connection.execute("begin transaction")
+    existing = _tables(connection)
+    for model in models:  # a killed build's shadows from before the lake built in place
+        if model.table + SHADOW_SUFFIX in existing:
+            connection.execute(f"drop table {model.table}{SHADOW_SUFFIX}")
+    counts = _build_in_place(connection, models, existing)
+    _raise_if_failed(connection, checks, lambda sql: sql)
+    return counts
+
+
+def _build_file(
+    connection: duckdb.DuckDBPyConnection, models: list[Model], checks: list[DataCheck]
+) -> dict[str, int]:
+    """A DuckDB file: every model into its shadow table, committed on its own, the checks on
+    the shadows, then the swap in one transaction, left open for the caller to commit. A
+    failure drops the shadows."""
+    built = {m.table for m in models}
+    _drop_shadows(connection, models)  # a killed build's, if any
+    counts = _build_shadows(connection, models, built)
+    try:
+        _raise_if_failed(connection, checks, lambda sql: _shadow_sql(sql, built))
+    except ExpectedFailure:
+        _drop_shadows(connection, models)
+        raise
+    connection.execute("begin transaction")
+    for model in models:  # the swap: metadata only
+        connection.execute(f"drop table if exists {model.table}")
+        connection.execute(f"alter table {model.table}{SHADOW_SUFFIX} rename to {model.name}")
+    return counts
 
 
 def _existing_counts(connection: duckdb.DuckDBPyConnection, models: list[Model]) -> dict[str, int]:
@@ -344,7 +480,8 @@ def build_models(
     memory_limit: str = s.DEFAULT_DUCKDB_MEMORY_LIMIT,
     select: str | None = None,
 ) -> BuildResult:
-    """Build every model and run every check in one transaction; commit only if all pass.
+    """Build every model and run every check; make them visible in one commit, only if all
+    pass (see the module doc).
 
     When nothing was loaded and nothing in transforms/ or the settings changed since the last
     build, the marts are current and nothing is rebuilt (unless `force`). With `select`, only
@@ -381,29 +518,13 @@ def build_models(
         _create_source_views(connection, transforms_dir)
         for layer in LAYERS:
             connection.execute(f"create schema if not exists {layer}")
-        built = {m.table for m in models}
-        checkpoint = not as_warehouse(database).is_lake
-        _drop_shadows(connection, models)  # a killed build's, if any
-        counts = _build_shadows(connection, models, built, checkpoint)
-        failures = failed_checks(connection, checks, lambda sql: _shadow_sql(sql, built))
-        if failures:
-            _drop_shadows(connection, models)
-            raise ExpectedFailure(
-                EXIT_CHECK_FAILED,
-                f"data check failed, previous marts kept: {failures[0]}"
-                + (f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""),
-            )
-        connection.execute("begin transaction")
-        for model in models:  # the swap: metadata only, one commit
-            connection.execute(f"drop table if exists {model.table}")
-            connection.execute(f"alter table {model.table}{SHADOW_SUFFIX} rename to {model.name}")
+        if as_warehouse(database).is_lake:
+            counts = _build_lake(connection, models, checks)
+        else:
+            counts = _build_file(connection, models, checks)
+        existing = _tables(connection)  # the transaction is open: the swapped-in tables
         if select is None:  # a partial build leaves the state of the last full build
-            salt = new_salt()  # a new one per build: the verifier tells nothing across builds
-            connection.execute(
-                f"create or replace table marts.{BUILD_STATE} as select ? as build_key,"
-                " ? as key_salt, ? as key_verifier, current_timestamp as built_at",
-                [build_key, salt, key_verifier(key, salt)],
-            )
+            _write_build_state(connection, build_key, key, existing)
         label_marts_commit(connection, database)
         connection.execute("commit")
         return _freshness(

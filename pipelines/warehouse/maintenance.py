@@ -32,10 +32,12 @@ file deletion bound is rounded down to the end of the previous UTC day: files ar
 least `FILE_DELETION_DELAY` (up to a day more) after they became unreferenced, never sooner.
 
 Fewer snapshots alone do not make runs faster (measured: a lake with 593 of its 605
-snapshots expired ran in the same CPU time). What slows each run is the catalog's history of
-table versions: every marts build replaces ~20 tables (`create or replace`), and each 'marts
-built' snapshot kept for the retention keeps its versions (tables, columns, files) in the
-catalog, and every commit and attach gets slower with them (measured per commit and attach).
+snapshots expired ran in the same CPU time). What slowed each run was the catalog's history
+of table versions: every marts build replaced ~20 tables (`create or replace`), each 'marts
+built' snapshot kept for the retention kept their versions (tables, columns, files) in the
+catalog, and every commit and attach got slower with them (measured per commit and attach).
+The marts build now rebuilds a lake's tables in place (`pipelines.marts.runner`): a run adds
+data files, which the steps above bound, but no table versions, and one snapshot.
 
 A DuckDB file needs none of this: DuckDB checkpoints its WAL into the file itself and reuses
 the blocks of replaced tables.
