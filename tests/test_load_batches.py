@@ -23,6 +23,7 @@ from conftest import (
 )
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from pipelines.load.known_events import WarehouseEventIndex
 from pipelines.load.pipeline import load_archive
 from pipelines.load.run_stats import RunStats
 
@@ -155,3 +156,21 @@ def test_batched_load_into_a_lake_equals_one_load_into_a_file(tmp_path: Path) ->
     assert lake_query(lake, "select count(*) from raw._dlt_loads") == [(4,)]
     assert schema_contents(lake, "raw", (*DLT_IDS, *RUN_TIMES)) == _raw(database)
     assert marts_contents(lake) == marts_contents(database)
+
+
+def test_the_event_index_finds_exactly_the_stored_ids(tmp_path: Path) -> None:
+    archive = _archive(tmp_path / "archive")
+    database = tmp_path / "w.duckdb"
+    load_archive(str(archive), database, max_events_per_load=None)
+    stored = [row[0] for row in query(database, "select event_id from raw.callback_request_events")]
+    stored += ["a1"]  # the appointment
+    new = [f"new-{n}" for n in range(5_000)]
+    index = WarehouseEventIndex(database)
+    try:
+        assert index(new + stored + ["e0-0"]) == set(stored)
+        # new ids are told apart by their digests alone: none of them is looked up
+        assert index._candidates(new) == []
+        assert set(index._candidates(stored)) == set(stored)
+    finally:
+        index.close()
+    assert WarehouseEventIndex(tmp_path / "none.duckdb")(["e0-0"]) == set()
