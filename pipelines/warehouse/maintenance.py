@@ -16,7 +16,8 @@ After a run that loaded something or rebuilt the marts, the job therefore:
    data files once the current tables hold `FLUSH_AFTER_INLINED_ROWS` of them
    (`ducklake_flush_inlined_data`), so the catalog does not grow with every run;
 3. merges small data files (`ducklake_merge_adjacent_files`, files under
-   `SMALL_FILE_BYTES` only) once a table has `MERGE_AFTER_SMALL_FILES` of them: merging keeps
+   `SMALL_FILE_BYTES` only) once a table has `MERGE_AFTER_SMALL_FILES` of them, after
+   rewriting those with many deleted rows (`ducklake_rewrite_data_files`): merging keeps
    time travel (the merged file records which snapshot wrote which rows), and its cost then
    stays bounded instead of rewriting the same files every 15 minutes;
 4. deletes the files no snapshot references any more (`ducklake_cleanup_old_files`) once
@@ -64,6 +65,8 @@ log = logging.getLogger(__name__)
 SMALL_FILE_BYTES = 16 * 1024 * 1024
 # merge once one table holds this many small files (one per run that inserts into it)
 MERGE_AFTER_SMALL_FILES = 32
+# a data file with at least this share of its rows deleted is rewritten before the merge
+REWRITE_DELETED_SHARE = 0.5
 # DuckLake keeps small inserts (a few events) in catalog tables instead of files ("inlined");
 # past this many inlined rows in the current tables they are written out to Parquet files,
 # which the merge then folds together, so the catalog does not grow with every run
@@ -253,7 +256,13 @@ def _merge(connection: duckdb.DuckDBPyConnection, force: bool) -> tuple[int, int
     small = small_files_per_table(connection)
     if not force and max(small.values(), default=0) < MERGE_AFTER_SMALL_FILES:
         return 0, 0
+    # files with deleted rows are not merged (DuckLake 1.0): rewrite them first. Measured over
+    # 100 runs: translation sets stored again (delete + insert) left 56 small files in one table
     rows = connection.execute(
+        f"select files_processed, files_created from ducklake_rewrite_data_files("
+        f"'{LAKE_ALIAS}', delete_threshold => {REWRITE_DELETED_SHARE})"
+    ).fetchall()
+    rows += connection.execute(
         f"select files_processed, files_created from ducklake_merge_adjacent_files("
         f"'{LAKE_ALIAS}', max_file_size => {SMALL_FILE_BYTES})"
     ).fetchall()
