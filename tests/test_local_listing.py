@@ -72,3 +72,11 @@ def test_a_symlink_cycle_is_listed_once(tmp_path: Path) -> None:
     (root / "2024" / "loop").symlink_to(root / "2024", target_is_directory=True)
     paths = [item["relative_path"] for item in list_local_files(str(root))]
     assert len(paths) == 9 and len(set(paths)) == 9
+
+
+def test_a_dangling_symlink_is_left_out(tmp_path: Path) -> None:
+    # dlt's listing fails on it; it is not a file
+    root = _tree(tmp_path / "archive")
+    (root / "2024" / "gone.jsonl").symlink_to(tmp_path / "nowhere.jsonl")
+    paths = [item["relative_path"] for item in list_local_files(str(root))]
+    assert len(paths) == 9 and "2024/gone.jsonl" not in paths

@@ -6,7 +6,11 @@ every file, ~150 us a file: most of a no-op run at 8,700 files, 6 s at 43,000. T
 folder once with `os.scandir` and yields the same `FileItemDict`s, field for field (a test
 compares both listings): files and folders whose names start with a dot are left out, as
 glob's `**/*` leaves them out; symlinked files and folders are followed, as glob follows them.
-Buckets are still listed by dlt's filesystem source.
+Where glob fails or says nothing, this differs: a symlink cycle is listed once (glob goes round
+it until the path is too long, and dlt fails), a file or folder removed while listed or a
+dangling symlink is left out (dlt fails on the first), and a folder that cannot be listed fails
+the run naming it (glob skips it, with its files). Buckets are still listed by dlt's
+filesystem source.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from urllib.parse import quote_from_bytes
 from dlt.common.storages.configuration import FilesystemConfiguration
 from dlt.common.storages.fsspec_filesystem import FileItem, FileItemDict, guess_mime_type
 from fsspec.implementations.local import LocalFileSystem
+
+from pipelines.common.errors import EXIT_PERMISSION, EXIT_SOURCE, ExpectedFailure
 
 
 def list_local_files(root: str) -> list[FileItemDict]:
@@ -34,8 +40,18 @@ def _walk(folder: str, prefix: str, linked: bool, above: frozenset[str]) -> Iter
     real = os.path.realpath(folder) if linked else folder
     if real in above:  # a symlink cycle: glob goes round it until the path is too long
         return
-    with os.scandir(folder) as entries:
-        listed = sorted(entries, key=lambda entry: entry.name)
+    try:
+        with os.scandir(folder) as entries:
+            listed = sorted(entries, key=lambda entry: entry.name)
+    except FileNotFoundError:  # removed while listed (an archive being pruned): nothing to read
+        return
+    except (
+        OSError
+    ) as exc:  # glob skips an unreadable folder without a word: its files would be lost
+        code = EXIT_PERMISSION if isinstance(exc, PermissionError) else EXIT_SOURCE
+        raise ExpectedFailure(
+            code, f"cannot list folder {folder} of the source: {exc.strerror}"
+        ) from exc
     for entry in listed:
         if entry.name.startswith("."):
             continue
@@ -44,7 +60,10 @@ def _walk(folder: str, prefix: str, linked: bool, above: frozenset[str]) -> Iter
             follows_link = linked or entry.is_symlink()
             yield from _walk(entry.path, relative + "/", follows_link, above | {real})
             continue
-        status = os.stat(entry.path)  # follows a symlink, as fsspec's `info` does
+        try:
+            status = os.stat(entry.path)  # follows a symlink, as fsspec's `info` does
+        except FileNotFoundError:  # removed while listed, or a dangling symlink: not a file
+            continue
         if not entry.is_file():
             continue
         if linked or entry.is_symlink():

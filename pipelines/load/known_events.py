@@ -15,6 +15,9 @@ from pipelines.warehouse.location import Warehouse
 if TYPE_CHECKING:
     import numpy as np
 
+# after this many lookups the index reads the stored digests: a lookup query costs ~8 ms at
+# a million stored events, reading every digest ~1 s (a run reading a few files never does)
+DIGESTS_AFTER_LOOKUPS = 100
 # the first 64 bits of an id's MD5, the same in DuckDB and in Python (see `_digest`)
 _DIGEST_SQL = "('0x' || md5(event_id)[1:16])::ubigint"
 
@@ -26,10 +29,11 @@ def _digest(event_id: str) -> int:
 class WarehouseEventIndex:
     """Answers "which of these event ids are loaded already?" from the raw event tables.
 
-    Opens the warehouse read-only on first use and reads a 64-bit digest of every stored event
-    id (8 bytes an event, sorted): ids whose digest is not there are new without a query; only
-    the few that match (re-deliveries, and one in ~10^10 new ids by chance) are looked up. One
-    query per file read cost ~8 ms at a million events: ~6 minutes of a first load in batches.
+    Opens the warehouse read-only on first use. After `DIGESTS_AFTER_LOOKUPS` lookups (a large
+    load: one per file read) it reads a 64-bit digest of every stored event id (8 bytes an
+    event, sorted): ids whose digest is not there are new without a query; only the few that
+    match (re-deliveries, and by chance about one new id in 2^64 / stored events) are looked
+    up. One query per file cost ~8 ms at a million events: ~6 minutes of a batched first load.
     `close()` must be called before dlt writes to the same warehouse from this process; the
     next call opens it again and sees what was written meanwhile.
     """
@@ -42,6 +46,7 @@ class WarehouseEventIndex:
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._tables: list[str] | None = None
         self._digests: np.ndarray | None = None
+        self._lookups = 0
 
     def _open(self) -> list[str]:
         if self._tables is None:
@@ -60,8 +65,6 @@ class WarehouseEventIndex:
                     ).fetchall()
                 }
                 self._tables = sorted(present)
-                if self._tables:
-                    self._digests = self._stored_digests(self._connection, self._tables)
         return self._tables
 
     @staticmethod
@@ -76,11 +79,13 @@ class WarehouseEventIndex:
 
     def _candidates(self, event_ids: list[str]) -> list[str]:
         """The ids whose digest a stored event has: the only ones that may be stored."""
+        stored = self._digests
+        if stored is None:
+            return event_ids
+        if not len(stored):
+            return []
         import numpy as np
 
-        stored = self._digests
-        if stored is None or not len(stored):
-            return []
         wanted = np.fromiter((_digest(i) for i in event_ids), dtype=np.uint64, count=len(event_ids))
         positions = np.minimum(np.searchsorted(stored, wanted), len(stored) - 1)
         matches = stored[positions] == wanted
@@ -91,6 +96,9 @@ class WarehouseEventIndex:
         tables = self._open()
         if not tables or not event_ids or self._connection is None:
             return set()
+        self._lookups += 1
+        if self._digests is None and self._lookups > DIGESTS_AFTER_LOOKUPS:
+            self._digests = self._stored_digests(self._connection, tables)
         candidates = self._candidates(event_ids)
         if not candidates:
             return set()
@@ -108,3 +116,4 @@ class WarehouseEventIndex:
             self._connection = None
         self._tables = None
         self._digests = None
+        self._lookups = 0

@@ -1,6 +1,7 @@
 """dlt source for the archive of webhook deliveries.
 
-Lists the archive with dlt's filesystem source (local folder or bucket), reads only files
+Lists the archive (a bucket with dlt's filesystem source, a local folder with
+`archive.local_listing`, which yields the same file items faster), reads only files
 that are new or changed since the last run, validates every record, drops re-deliveries of
 events already seen (same envelope `id`), and routes each record to its raw table:
 `callback_request_events`, `appointment_events`, or `rejected_events`. A `file_audit` row per
@@ -57,13 +58,29 @@ class ReadBatch:
 
     max_events: int | None = None
     passes: int = 0
-    # files listed but not yet read by this run; None until a pass stops early
+    # files listed but not yet read by this run; None while the current pass has not stopped
     remaining: list[FileItemDict] | None = None
+    rows_at_start: int = 0  # the run's rows when the current pass began
 
     @property
     def continues(self) -> bool:
         """Whether a pass stopped early, leaving files for the next pass."""
         return bool(self.remaining)
+
+    def start_pass(self, stats: RunStats) -> list[FileItemDict] | None:
+        """Begin a pass; return the files left by the previous one (None: list the archive)."""
+        left = self.remaining if self.continues else None
+        self.remaining = None
+        self.passes += 1
+        self.rows_at_start = stats.events_loaded + stats.rejected_total
+        return left
+
+    def is_full(self, stats: RunStats) -> bool:
+        """Whether this pass has read its rows (it then stops before the next file)."""
+        if self.remaining is not None:  # stopped on an earlier page of the listing
+            return True
+        rows = stats.events_loaded + stats.rejected_total - self.rows_at_start
+        return bool(self.max_events) and rows >= self.max_events  # type: ignore[operator]
 
 
 def _columns(**types: TDataType) -> TTableSchemaColumns:
@@ -157,16 +174,18 @@ def webhook_archive(
     (`SOURCES__FILESYSTEM__CREDENTIALS__...`), as for dlt's filesystem source.
     `stats` is filled while reading; `known_events` tells which ids are already loaded;
     `on_file` is called after each file (progress display). `seen_ids` and `seen_sets` collect
-    the event ids and translation set keys this run met (they grow with the archive: a caller
-    that passes them can empty them once extract is done). `batch` bounds the rows of one
+    the event ids this pass met and the translation set keys this run stored (a caller that
+    passes `seen_ids` can empty it once the pass's extract is done). `batch` bounds the rows of one
     extract: when it continues a run, its `remaining` files are read instead of a new listing.
     """
     dlt.current.source_schema().update_preferred_types(
         {TSimpleRegex(s.TIMESTAMP_COLUMNS_REGEX): "timestamp"}
     )
     batch = batch if batch is not None else ReadBatch()
-    if batch.continues:
-        files: DltResource = dlt.resource([batch.remaining], name="listed_files")
+    stats = stats if stats is not None else RunStats()
+    left = batch.start_pass(stats)
+    if left is not None:
+        files: DltResource = dlt.resource([left], name="listed_files")
     elif _is_local(bucket_url) and file_glob == "**/*":
         files = dlt.resource(_local_listing(bucket_url), name="local_files")
     else:
@@ -178,7 +197,7 @@ def webhook_archive(
     )
     records = files | reader(
         max_record_bytes=max_record_bytes,
-        stats=stats if stats is not None else RunStats(),
+        stats=stats,
         seen_ids=set() if seen_ids is None else seen_ids,  # shared by every page of files
         seen_sets=set() if seen_sets is None else seen_sets,  # translation sets, likewise
         known_events=known_events,
@@ -227,19 +246,16 @@ def _archive_records(
 ) -> Iterator[Any]:
     """Yield raw rows, rejections and one audit row for every new or changed file.
 
-    Files are read in path order (buckets list in key order, local folders in any order).
+    Files are read in path order (sorted here, whatever order the listing gives).
     Called once per page of listed files, in practice once (see `_FILES_PER_PAGE`);
-    `seen_ids` (event ids met earlier in this run) and `seen_sets` (keys of the translation
+    `seen_ids` (event ids met earlier in this pass) and `seen_sets` (keys of the translation
     sets this run stored) span all pages. Stops after the file that brings the rows of this
-    pass to `batch.max_events`, leaving the files after it in `batch.remaining`.
+    pass to `batch.max_events`, leaving the files after it (and any later page) in
+    `batch.remaining`.
     """
     state = dlt.current.resource_state()
     seen_files: dict[str, str] = state.setdefault("files", {})
     tables_hinted: set[str] = set()
-    first_pass = not batch.continues
-    batch.passes += 1
-    batch.remaining = None
-    rows_before = stats.events_loaded + stats.rejected_total
 
     def mark(table: str, row: dict[str, Any]) -> Any:
         if table in tables_hinted:
@@ -248,13 +264,11 @@ def _archive_records(
         return dlt.mark.with_hints(row, TABLE_HINTS[table], create_table_variant=True)
 
     listed = sorted(file_items, key=lambda item: item["relative_path"])
-    if first_pass:
+    if batch.passes == 1:  # later passes read what the first one listed
         stats.files_listed += len(listed)
     for index, item in enumerate(listed):
-        if batch.max_events and stats.events_loaded + stats.rejected_total - rows_before >= (
-            batch.max_events
-        ):
-            batch.remaining = listed[index:]  # the next pass reads them (see `ReadBatch`)
+        if batch.is_full(stats):  # the next pass reads the rest (see `ReadBatch`)
+            batch.remaining = (batch.remaining or []) + listed[index:]
             return
         path = item["relative_path"]
         if is_hidden(path):

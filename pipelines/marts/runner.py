@@ -352,13 +352,15 @@ def _rebuild(
     """Fill `table` with the rows of `sql`. In place (delete, insert: the table keeps its
     identity, in a lake no new table version) when it exists with the same columns, names
     and types in order; replaced (`create or replace`) otherwise. True when in place."""
+    sql = sql.rstrip().removesuffix(";")
     query = f"select * from (\n{sql}\n)"  # a model may begin with `with`, end with a comment
-    if table in existing and _columns(connection, f"select * from {table}") == _columns(
-        connection, query
-    ):
-        connection.execute(f"delete from {table}")
-        connection.execute(f"insert into {table} {query}")
-        return True
+    if table in existing:
+        if _columns(connection, f"select * from {table}") == _columns(connection, query):
+            connection.execute(f"delete from {table}")
+            connection.execute(f"insert into {table} {query}")
+            return True
+        # on a lake a new table version each time: say so, in case it happens every run
+        log.info("%s has new or changed columns: replaced", table)
     connection.execute(f"create or replace table {table} as {sql}")
     return False
 
@@ -414,7 +416,7 @@ def _build_lake(
     """A lake: every model rebuilt, in place where it can be, and checked in one transaction,
     left open for the caller to commit. A DuckLake insert writes its rows to Parquet files as
     it runs (only a few rows stay inlined in memory until the commit), so one transaction
-    holds one model's memory at a time; it rolls back on a failure."""
+    holds one model's memory at a time; the caller rolls it back on a failure."""
     connection.execute("begin transaction")
     existing = _tables(connection)
     for model in models:  # a killed build's shadows from before the lake built in place
