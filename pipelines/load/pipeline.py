@@ -243,8 +243,8 @@ def _one_pass(
 ) -> bool:
     """Extract one batch, then normalize and load it; return whether anything was loaded."""
     timer = time.perf_counter()
-    # event ids this pass met, for its own deduplication: ~120 MB at a million events, emptied
-    # before normalize and load, which hold the run's peak memory
+    # event ids this pass met, for its own deduplication (bounded by the batch; earlier passes'
+    # ids are found in the warehouse), emptied before normalize and load
     seen_ids: set[str] = set()
     try:
         pipeline.extract(
