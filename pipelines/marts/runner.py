@@ -348,21 +348,20 @@ def _columns(connection: duckdb.DuckDBPyConnection, sql: str) -> list[tuple[str,
 
 def _rebuild(
     connection: duckdb.DuckDBPyConnection, table: str, sql: str, existing: set[str]
-) -> bool:
+) -> None:
     """Fill `table` with the rows of `sql`. In place (delete, insert: the table keeps its
     identity, in a lake no new table version) when it exists with the same columns, names
-    and types in order; replaced (`create or replace`) otherwise. True when in place."""
+    and types in order; replaced (`create or replace`) otherwise."""
     sql = sql.rstrip().removesuffix(";")
     query = f"select * from (\n{sql}\n)"  # a model may begin with `with`, end with a comment
     if table in existing:
         if _columns(connection, f"select * from {table}") == _columns(connection, query):
             connection.execute(f"delete from {table}")
             connection.execute(f"insert into {table} {query}")
-            return True
+            return
         # on a lake a new table version each time: say so, in case it happens every run
         log.info("%s has new or changed columns: replaced", table)
     connection.execute(f"create or replace table {table} as {sql}")
-    return False
 
 
 def _build_in_place(
@@ -376,9 +375,8 @@ def _build_in_place(
             _rebuild(connection, model.table, model.sql, existing)
         except duckdb.Error as exc:
             raise _model_failed(model, exc) from exc
-        counts[model.table] = connection.execute(f"select count(*) from {model.table}").fetchall()[
-            0
-        ][0]
+        rows = connection.execute(f"select count(*) from {model.table}").fetchall()
+        counts[model.table] = rows[0][0]
     return counts
 
 
