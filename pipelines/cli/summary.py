@@ -80,6 +80,11 @@ def format_summary(
             if built.up_to_date
             else f"  models      {len(built.row_counts)} built"
             + (" (selected)" if built.selected else "")
+            + (
+                f" (staging appended: {_n(sum(built.appended_rows.values()))} new rows)"
+                if built.appended_rows is not None
+                else ""
+            )
             + f", {built.checks_passed} data checks passed"
         )
         lines += [f"    {table:<45} {_n(rows):>10} rows" for table, rows in sorted(marts.items())]

@@ -48,6 +48,14 @@ from pipelines import settings as s
 from pipelines.common.errors import EXIT_CHECK_FAILED, EXIT_USAGE, ExpectedFailure
 from pipelines.marts.data_checks import DataCheck, failed_checks, load_checks
 from pipelines.marts.freshness import describe_newest, format_age, newest_event_at
+from pipelines.marts.incremental import (
+    DELTA_SUFFIX,
+    RawMark,
+    create_new_source_views,
+    current_mark,
+    delta_sql,
+    raw_unchanged_since,
+)
 from pipelines.marts.key_check import key_verifier, new_salt, same_key
 from pipelines.marts.transform_settings import TransformSettings
 from pipelines.warehouse.connection import as_warehouse, connect, sql_literal
@@ -68,20 +76,27 @@ _REFERENCE = re.compile(r"\b(staging|intermediate|marts)\.([a-z_][a-z0-9_]*)\b",
 # in a file, a model is built as `<layer>.<name>__next`, then renamed in the swap (see
 # the module doc); a lake drops those an older build left
 SHADOW_SUFFIX = "__next"
+# in a file, an appended build reads a staging model as `<name>__all`: its rows and the delta's
+ALL_ROWS_SUFFIX = "__all"
 # DuckDB memory each build thread gets at least: every thread holds its own hash tables,
 # window and aggregate states, and some of them cannot spill. Measured at 1,000,000 events
 # (issue 13): under the 384MB build cap, stg_callback_request_participants ran out of memory
 # with 2 threads and built with 1. 366 MiB is 384MB (DuckDB reports its limit in MiB).
 BUILD_MIB_PER_THREAD = 366
+# part of the definition key: a change to how staging is appended rebuilds it once
+APPEND_FORMAT = 1
 _SIZE_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
 
 
-def _shadow_sql(sql: str, rebuilt: set[str]) -> str:
-    """`sql` reading the shadow tables of the models this build rebuilds."""
+def _shadow_sql(sql: str, rebuilt: set[str], read_as: dict[str, str] | None = None) -> str:
+    """`sql` reading the shadow tables of the models this build rebuilds, and the tables in
+    `read_as` (model -> table or view) from where it says."""
 
     def shadow(match: re.Match[str]) -> str:
         table = f"{match[1].lower()}.{match[2].lower()}"
-        return table + SHADOW_SUFFIX if table in rebuilt else match[0]
+        if table in rebuilt:
+            return table + SHADOW_SUFFIX
+        return (read_as or {}).get(table, match[0])
 
     return _REFERENCE.sub(shadow, sql)
 
@@ -112,6 +127,8 @@ class BuildResult:
     newest_event_at: datetime | None = None  # the newest event time in staging
     stale: bool = False  # newest_event_at is older than warehouse.freshness_max_age
     selected: bool = False  # a partial build (`select`): only the selected models were rebuilt
+    # staging appended to, not rebuilt: the rows appended per staging table
+    appended_rows: dict[str, int] | None = None
 
 
 def discover_models(transforms_dir: Path = TRANSFORMS_DIR) -> list[Model]:
@@ -239,15 +256,20 @@ def _register_functions(connection: duckdb.DuckDBPyConnection, settings: Transfo
     )
 
 
-def _build_key(
-    connection: duckdb.DuckDBPyConnection, settings: TransformSettings, transforms_dir: Path
-) -> str:
-    """What a build depends on: the last completed load, the SQL, the checks, the settings
-    but the key (readable by analysts: see `pipelines.marts.key_check` for the key)."""
+def _definition_key(settings: TransformSettings, transforms_dir: Path) -> str:
+    """What the models are: the SQL, the checks, the settings but the key (readable by
+    analysts: see `pipelines.marts.key_check` for the key), and how staging is appended."""
     digest = hashlib.sha256(repr(settings.public_settings()).encode())
+    digest.update(f"appended staging {APPEND_FORMAT}".encode())
     for path in sorted(transforms_dir.rglob("*")):
         if path.is_file() and path.suffix in (".sql", ".toml"):
             digest.update(path.relative_to(transforms_dir).as_posix().encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _build_key(connection: duckdb.DuckDBPyConnection, definition_key: str) -> str:
+    """What a build depends on: the models (`_definition_key`) and the last completed load."""
+    digest = hashlib.sha256(definition_key.encode())
     has_loads = connection.execute(  # no parameter: see warehouse_sync.warehouse_loads
         "select count(*) from information_schema.tables where table_catalog ="
         f" current_database() and table_schema = '{s.RAW_DATASET}' and table_name = '_dlt_loads'"
@@ -265,23 +287,34 @@ class _BuildState:
     build_key: str | None = None
     key_salt: str | None = None
     key_verifier: str | None = None
+    definition_key: str | None = None
+    raw_mark: RawMark | None = None  # where raw stood: what the next build may append to
 
 
 def _previous_build_state(connection: duckdb.DuckDBPyConnection) -> _BuildState:
-    columns = [
+    columns = {
         name
         for (name,) in connection.execute(
             "select column_name from information_schema.columns"
             " where table_catalog = current_database()"
             f" and table_schema = 'marts' and table_name = '{BUILD_STATE}'"
         ).fetchall()
-    ]
+    }
     if "key_verifier" not in columns:  # no build yet, or one from before the key verifier
         return _BuildState()
+    appendable = {"definition_key", "raw_mark_load_id", "raw_fingerprint"} <= columns
+    extra = ", definition_key, raw_mark_load_id, raw_fingerprint" if appendable else ""
     row = connection.execute(
-        f"select build_key, key_salt, key_verifier from marts.{BUILD_STATE} limit 1"
+        f"select build_key, key_salt, key_verifier{extra} from marts.{BUILD_STATE} limit 1"
     ).fetchall()
-    return _BuildState(*row[0]) if row else _BuildState()
+    if not row:
+        return _BuildState()
+    state = _BuildState(*row[0][:3])
+    if appendable:
+        state.definition_key = row[0][3]
+        if row[0][4] is not None and row[0][5] is not None:
+            state.raw_mark = RawMark(row[0][4], row[0][5])
+    return state
 
 
 def _limit_threads(connection: duckdb.DuckDBPyConnection) -> None:
@@ -307,7 +340,10 @@ def _model_failed(model: Model, exc: duckdb.Error) -> ExpectedFailure:
 
 
 def _build_shadows(
-    connection: duckdb.DuckDBPyConnection, models: list[Model], built: set[str]
+    connection: duckdb.DuckDBPyConnection,
+    models: list[Model],
+    built: set[str],
+    read_as: dict[str, str] | None = None,
 ) -> dict[str, int]:
     """Build each model into its shadow table, committed and checkpointed one by one (a
     DuckDB file keeps committed rows in memory until a checkpoint); return the row counts.
@@ -317,7 +353,7 @@ def _build_shadows(
         shadow = model.table + SHADOW_SUFFIX
         try:
             connection.execute(
-                f"create or replace table {shadow} as {_shadow_sql(model.sql, built)}"
+                f"create or replace table {shadow} as {_shadow_sql(model.sql, built, read_as)}"
             )
         except duckdb.Error as exc:
             _drop_shadows(connection, models)
@@ -381,19 +417,41 @@ def _build_in_place(
 
 
 def _write_build_state(
-    connection: duckdb.DuckDBPyConnection, build_key: str, key: str, existing: set[str]
+    connection: duckdb.DuckDBPyConnection,
+    build_key: str,
+    definition_key: str,
+    key: str,
+    existing: set[str],
 ) -> None:
     """Record what the marts were built from in `marts._build_state` (in the open
     transaction), with a new salt per build: the verifier tells nothing across builds."""
     salt = new_salt()
+    mark = current_mark(connection)
     _rebuild(
         connection,
         f"marts.{BUILD_STATE}",
         f"select {sql_literal(build_key)} as build_key, {sql_literal(salt)} as key_salt,"
         f" {sql_literal(key_verifier(key, salt))} as key_verifier,"
+        f" {sql_literal(definition_key)} as definition_key,"
+        f" {_nullable(mark.load_id if mark else None)} as raw_mark_load_id,"
+        f" {_nullable(mark.fingerprint if mark else None)} as raw_fingerprint,"
         " current_timestamp as built_at",
         existing,
     )
+
+
+def _forget_raw_mark(connection: duckdb.DuckDBPyConnection, existing: set[str]) -> None:
+    """After a partial build that rebuilt staging models: the next build rebuilds staging
+    (its rows are no longer those of the recorded mark)."""
+    state = f"marts.{BUILD_STATE}"
+    if state in existing and "raw_mark_load_id" in dict(
+        _columns(connection, f"select * from {state}")
+    ):
+        connection.execute(f"update {state} set raw_mark_load_id = null, raw_fingerprint = null")
+
+
+def _nullable(value: str | None) -> str:
+    return "cast(null as varchar)" if value is None else sql_literal(value)
 
 
 def _raise_if_failed(
@@ -426,16 +484,20 @@ def _build_lake(
 
 
 def _build_file(
-    connection: duckdb.DuckDBPyConnection, models: list[Model], checks: list[DataCheck]
+    connection: duckdb.DuckDBPyConnection,
+    models: list[Model],
+    checks: list[DataCheck],
+    read_as: dict[str, str] | None = None,
 ) -> dict[str, int]:
     """A DuckDB file: every model into its shadow table, committed on its own, the checks on
     the shadows, then the swap in one transaction, left open for the caller to commit. A
-    failure drops the shadows."""
+    failure drops the shadows. The models and checks read the tables in `read_as` (model ->
+    table or view) from where it says."""
     built = {m.table for m in models}
     _drop_shadows(connection, models)  # a killed build's, if any
-    counts = _build_shadows(connection, models, built)
+    counts = _build_shadows(connection, models, built, read_as)
     try:
-        _raise_if_failed(connection, checks, lambda sql: _shadow_sql(sql, built))
+        _raise_if_failed(connection, checks, lambda sql: _shadow_sql(sql, built, read_as))
     except ExpectedFailure:
         _drop_shadows(connection, models)
         raise
@@ -444,6 +506,95 @@ def _build_file(
         connection.execute(f"drop table if exists {model.table}")
         connection.execute(f"alter table {model.table}{SHADOW_SUFFIX} rename to {model.name}")
     return counts
+
+
+def _staging_deltas(
+    connection: duckdb.DuckDBPyConnection, staging: list[Model], existing: set[str]
+) -> dict[str, int] | None:
+    """Each staging model's rows for the events loaded since the last build, in a temp table
+    `<name>__delta`; return their counts, or None when a staging table is missing or its
+    columns differ from what its model returns now (staging is then rebuilt)."""
+    deltas = {m.table: m.name + DELTA_SUFFIX for m in staging}
+    counts = {}
+    for model in staging:
+        if model.table not in existing:
+            return None
+        delta = deltas[model.table]
+        try:
+            connection.execute(
+                f"create or replace temp table {delta} as {delta_sql(model.sql, deltas)}"
+            )
+        except duckdb.Error as exc:
+            raise _model_failed(model, exc) from exc
+        if _columns(connection, f"select * from {delta}") != _columns(
+            connection, f"select * from {model.table}"
+        ):
+            log.info("%s has new or changed columns: staging is rebuilt", model.table)
+            return None
+        counts[model.table] = connection.execute(f"select count(*) from {delta}").fetchall()[0][0]
+    return counts
+
+
+def _append_deltas(connection: duckdb.DuckDBPyConnection, staging: list[Model]) -> dict[str, int]:
+    """Insert each staging model's delta into its table (in the open transaction); return the
+    tables' row counts."""
+    counts = {}
+    for model in staging:
+        connection.execute(f"insert into {model.table} select * from {model.name}{DELTA_SUFFIX}")
+        rows = connection.execute(f"select count(*) from {model.table}").fetchall()
+        counts[model.table] = rows[0][0]
+    return counts
+
+
+def _drop_deltas(connection: duckdb.DuckDBPyConnection, staging: list[Model]) -> None:
+    for model in staging:
+        connection.execute(f"drop view if exists {model.name}{ALL_ROWS_SUFFIX}")
+        connection.execute(f"drop table if exists {model.name}{DELTA_SUFFIX}")
+
+
+def _append_staging(
+    connection: duckdb.DuckDBPyConnection,
+    models: list[Model],
+    checks: list[DataCheck],
+    is_lake: bool,
+) -> tuple[dict[str, int], dict[str, int]] | None:
+    """Staging appended with the rows of the new events, intermediate and marts rebuilt from
+    it, every check run, left in an open transaction for the caller to commit (see
+    `pipelines.marts.incremental`); return the row counts and the rows appended per staging
+    table, or None when staging must be rebuilt instead."""
+    staging = [m for m in models if m.layer == "staging"]
+    rest = [m for m in models if m.layer != "staging"]
+    if is_lake:
+        connection.execute("begin transaction")
+        existing = _tables(connection)
+        appended = _staging_deltas(connection, staging, existing)
+        if appended is None:
+            connection.execute("rollback")
+            return None
+        counts = _append_deltas(connection, staging)
+        for model in rest:  # a killed build's shadows from before the lake built in place
+            if model.table + SHADOW_SUFFIX in existing:
+                connection.execute(f"drop table {model.table}{SHADOW_SUFFIX}")
+        counts.update(_build_in_place(connection, rest, existing))
+        _raise_if_failed(connection, checks, lambda sql: sql)
+        return counts, appended
+    # a file: the shadows and the checks read staging as its rows plus the delta's, and the
+    # delta goes in with the swap, in one transaction (the shadows are committed on their own)
+    appended = _staging_deltas(connection, staging, _tables(connection))
+    if appended is None:
+        _drop_deltas(connection, staging)
+        return None
+    read_as = {}
+    for model in staging:
+        view = model.name + ALL_ROWS_SUFFIX
+        connection.execute(
+            f"create or replace temp view {view} as select * from {model.table}"
+            f" union all select * from {model.name}{DELTA_SUFFIX}"
+        )
+        read_as[model.table] = view
+    counts = _build_file(connection, rest, checks, read_as)
+    counts.update(_append_deltas(connection, staging))
+    return counts, appended
 
 
 def _existing_counts(connection: duckdb.DuckDBPyConnection, models: list[Model]) -> dict[str, int]:
@@ -484,10 +635,13 @@ def build_models(
     pass (see the module doc).
 
     When nothing was loaded and nothing in transforms/ or the settings changed since the last
-    build, the marts are current and nothing is rebuilt (unless `force`). With `select`, only
-    the selected models are rebuilt (always), checked by the checks that read them; the other
-    models and the build state are left as they are, so the next run still rebuilds what
-    changed since the last full build.
+    build, the marts are current and nothing is rebuilt (unless `force`). When only loads were
+    added, staging gets the rows of the new events appended, and intermediate and marts are
+    rebuilt from it (`pipelines.marts.incremental`); a failed check of such a build rebuilds
+    every model instead. `force` rebuilds every model. With `select`, only the selected models
+    are rebuilt (always), checked by the checks that read them; the other models and the build
+    state are left as they are, so the next run still rebuilds what changed since the last
+    full build.
     """
     models = order_models(discover_models(transforms_dir))
     if select is not None:
@@ -495,16 +649,15 @@ def build_models(
         force = True
     rebuilt = {m.table for m in models} if select is not None else None
     checks = load_checks(transforms_dir, rebuilt)
+    is_lake = as_warehouse(database).is_lake
     connection = connect(database, memory_limit=memory_limit)
     try:
-        build_key = _build_key(connection, settings, transforms_dir)
+        definition_key = _definition_key(settings, transforms_dir)
+        build_key = _build_key(connection, definition_key)
         previous = _previous_build_state(connection)
         key = settings.pseudonymization_key
-        if (
-            not force
-            and previous.build_key == build_key
-            and same_key(key, previous.key_salt, previous.key_verifier)
-        ):
+        same = same_key(key, previous.key_salt, previous.key_verifier)
+        if not force and previous.build_key == build_key and same:
             return _freshness(
                 connection,
                 BuildResult(
@@ -518,18 +671,52 @@ def build_models(
         _create_source_views(connection, transforms_dir)
         for layer in LAYERS:
             connection.execute(f"create schema if not exists {layer}")
-        if as_warehouse(database).is_lake:
+        built = None
+        if (
+            not force
+            and same
+            and previous.definition_key == definition_key
+            and previous.raw_mark is not None
+            and raw_unchanged_since(connection, previous.raw_mark)
+        ):
+            create_new_source_views(
+                connection, list(_raw_contract(transforms_dir)), previous.raw_mark
+            )
+            try:
+                built = _append_staging(connection, models, checks, is_lake)
+            except ExpectedFailure as failure:
+                with contextlib.suppress(duckdb.Error):
+                    connection.execute("rollback")
+                log.warning(
+                    "appending the new events to staging failed (%s): rebuilding every model",
+                    failure.message,
+                )
+                built = None
+            if built is None:
+                _drop_deltas(connection, [m for m in models if m.layer == "staging"])
+        appended = None
+        if built is not None:
+            counts, appended = built
+        elif is_lake:
             counts = _build_lake(connection, models, checks)
         else:
             counts = _build_file(connection, models, checks)
         existing = _tables(connection)  # the transaction is open: the swapped-in tables
         if select is None:  # a partial build leaves the state of the last full build
-            _write_build_state(connection, build_key, key, existing)
+            _write_build_state(connection, build_key, definition_key, key, existing)
+        elif any(m.layer == "staging" for m in models):
+            _forget_raw_mark(connection, existing)
         label_marts_commit(connection, database)
         connection.execute("commit")
         return _freshness(
             connection,
-            BuildResult(counts, len(checks), settings.uses_dev_key, selected=select is not None),
+            BuildResult(
+                counts,
+                len(checks),
+                settings.uses_dev_key,
+                selected=select is not None,
+                appended_rows=appended,
+            ),
             settings.freshness_max_age,
         )
     except BaseException:

@@ -1,0 +1,210 @@
+"""Staging appended with the new events instead of rebuilt (`pipelines.marts.incremental`):
+after every scheduled run, staging, intermediate and marts hold exactly what a full rebuild of
+the same raw holds, on a file and on a lake; and each condition that makes appending wrong
+(changed models, a replaced or removed raw event, a load left half done, a partial rebuild of
+staging, an appended build that fails a check) rebuilds every model instead."""
+
+from __future__ import annotations
+
+import logging
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import generate, lake_query, marts_contents, schema_contents
+
+from pipelines.load.pipeline import load_archive
+from pipelines.marts.runner import BUILD_STATE, TRANSFORMS_DIR, BuildResult, build_models
+from pipelines.marts.transform_settings import TransformSettings
+from pipelines.warehouse.connection import connect
+
+SETTINGS = TransformSettings(freshness_max_age=None)
+# the runner's warning when an appended build failed and every model was rebuilt instead
+FAILED_APPEND = "appending the new events to staging failed"
+
+
+@pytest.fixture(scope="module")
+def deliveries(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, Path]]:
+    """The files of a generated archive (600 deliveries, re-deliveries and updates of a
+    request spread over files, a share gzipped), in a seeded random order: a run's files hold
+    updates of requests that earlier runs loaded, and events older than those."""
+    root = tmp_path_factory.mktemp("generated") / "archive"
+    generate(root, 600, 7)
+    files = sorted((p, p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    random.Random(7).shuffle(files)
+    return files
+
+
+def _add(files: list[tuple[Path, Path]], archive: Path) -> None:
+    for path, relative in files:
+        target = archive / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+
+
+def _built(warehouse: Path | str) -> dict[str, dict[str, list[tuple]]]:
+    contents = {layer: schema_contents(warehouse, layer) for layer in ("staging", "intermediate")}
+    contents["marts"] = marts_contents(warehouse)
+    return contents
+
+
+def _run(archive: Path, warehouse: Path | str, **build: object) -> BuildResult:
+    load_archive(str(archive), warehouse)
+    return build_models(warehouse, SETTINGS, **build)
+
+
+def _rebuilt(warehouse: Path | str, tmp_path: Path) -> dict[str, dict[str, list[tuple]]]:
+    """What a full rebuild of `warehouse`'s raw gives (a file: on a copy; a lake: in place)."""
+    copy = warehouse
+    if isinstance(warehouse, Path):
+        copy = tmp_path / "rebuilt.duckdb"
+        shutil.copy2(warehouse, copy)
+    assert build_models(copy, SETTINGS, force=True).appended_rows is None
+    return _built(copy)
+
+
+def _raw_mark(warehouse: Path | str) -> str | None:
+    return lake_query(warehouse, f"select raw_mark_load_id from marts.{BUILD_STATE}")[0][0]
+
+
+def _runs_equal_a_rebuild(
+    deliveries: list[tuple[Path, Path]], tmp_path: Path, warehouse: Path | str
+) -> None:
+    archive = tmp_path / "archive"
+    parts = [deliveries[: len(deliveries) // 3], deliveries[len(deliveries) // 3 :: 2]]
+    parts.append(deliveries[len(deliveries) // 3 + 1 :: 2])
+    _add(parts[0], archive)
+    first = _run(archive, warehouse)
+    assert first.appended_rows is None  # nothing to append to
+    assert _raw_mark(warehouse) is not None
+    for part in parts[1:]:
+        _add(part, archive)
+        result = _run(archive, warehouse)
+        assert result.appended_rows is not None  # a failed append would rebuild: None
+        events = result.appended_rows["staging.stg_callback_request_events"]
+        assert 0 < events < result.row_counts["staging.stg_callback_request_events"]
+        assert result.appended_rows["staging.stg_translations"] > 0
+        assert result.row_counts["marts.fct_callback_requests"] > 0
+    nothing_new = _run(archive, warehouse)
+    assert nothing_new.up_to_date
+
+    appended = _built(warehouse)
+    assert sum(len(rows) for rows in appended["staging"].values()) > 10_000
+    assert appended == _rebuilt(warehouse, tmp_path)
+    # and the marts of one run over the whole archive (other raw row ids, the same marts)
+    one_run = tmp_path / "one-run.duckdb"
+    assert _run(archive, one_run).appended_rows is None
+    assert appended["marts"] == marts_contents(one_run)
+
+
+def test_appended_runs_equal_one_run_in_a_file(
+    deliveries: list[tuple[Path, Path]], tmp_path: Path
+) -> None:
+    _runs_equal_a_rebuild(deliveries, tmp_path, tmp_path / "w.duckdb")
+
+
+@pytest.mark.slow
+def test_appended_runs_equal_one_run_in_a_lake(
+    deliveries: list[tuple[Path, Path]], tmp_path: Path
+) -> None:
+    (tmp_path / "lake").mkdir()
+    lake = f"ducklake:sqlite:{tmp_path / 'lake' / 'catalog.sqlite'}"
+    _runs_equal_a_rebuild(deliveries, tmp_path, lake)
+
+
+def _first_run(deliveries: list[tuple[Path, Path]], tmp_path: Path) -> tuple[Path, Path]:
+    archive, warehouse = tmp_path / "archive", tmp_path / "w.duckdb"
+    _add(deliveries[: len(deliveries) // 2], archive)
+    assert _run(archive, warehouse).appended_rows is None
+    _add(deliveries[len(deliveries) // 2 :], archive)  # what the next run loads
+    return archive, warehouse
+
+
+def test_changed_models_rebuild_staging(
+    deliveries: list[tuple[Path, Path]], tmp_path: Path
+) -> None:
+    archive, warehouse = _first_run(deliveries, tmp_path)
+    transforms = tmp_path / "transforms"
+    shutil.copytree(TRANSFORMS_DIR, transforms)
+    model = transforms / "staging" / "stg_callback_request_events.sql"
+    model.write_text(model.read_text() + "\n-- a comment changes the definition\n")
+
+    load_archive(str(archive), warehouse)
+    assert build_models(warehouse, SETTINGS, transforms).appended_rows is None
+    assert _built(warehouse) == _rebuilt(warehouse, tmp_path)
+
+
+def test_a_replaced_raw_event_rebuilds_staging(
+    deliveries: list[tuple[Path, Path]], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    archive, warehouse = _first_run(deliveries, tmp_path)
+    load_archive(str(archive), warehouse)
+    # what dlt's merge does to a stored id that a load brings again: the row gets that load's
+    # id, so appending the load's events would add it to staging a second time
+    with connect(warehouse) as con:
+        con.execute(
+            "update raw.callback_request_events"
+            " set _dlt_load_id = (select max(load_id) from raw._dlt_loads)"
+            " where event_id = (select min(event_id) from raw.callback_request_events)"
+        )
+
+    with caplog.at_level(logging.INFO, logger="pipelines.marts"):
+        assert build_models(warehouse, SETTINGS).appended_rows is None
+    assert FAILED_APPEND not in caplog.text  # not appended at all
+    assert _built(warehouse) == _rebuilt(warehouse, tmp_path)
+
+
+def test_a_load_left_half_done_is_read_again_whole(
+    deliveries: list[tuple[Path, Path]], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    archive, warehouse = _first_run(deliveries, tmp_path)
+    first = _raw_mark(warehouse)
+    load_archive(str(archive), warehouse)
+    # a killed run: rows of its loads in raw, the loads not yet marked completed in _dlt_loads
+    with connect(warehouse) as con:
+        completed = con.execute("from raw._dlt_loads where load_id > ?", [first]).fetchall()
+        con.execute("delete from raw._dlt_loads where load_id > ?", [first])
+    assert completed
+    assert build_models(warehouse, SETTINGS).up_to_date  # nothing completed since the build
+    build_models(warehouse, SETTINGS, force=True)  # --transforms-only: reads the half load
+    assert _raw_mark(warehouse) is None  # the next build may not append
+
+    with connect(warehouse) as con:  # the resumed loads complete
+        placeholders = ", ".join("?" * len(completed[0]))
+        con.executemany(f"insert into raw._dlt_loads values ({placeholders})", completed)
+    with caplog.at_level(logging.INFO, logger="pipelines.marts"):
+        assert build_models(warehouse, SETTINGS).appended_rows is None
+    assert FAILED_APPEND not in caplog.text
+    assert _raw_mark(warehouse) is not None
+    assert _built(warehouse) == _rebuilt(warehouse, tmp_path)
+
+
+def test_a_selected_staging_rebuild_forgets_the_mark(
+    deliveries: list[tuple[Path, Path]], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    archive, warehouse = _first_run(deliveries, tmp_path)
+    assert build_models(warehouse, SETTINGS, select="stg_translations+").selected
+    assert _raw_mark(warehouse) is None
+
+    with caplog.at_level(logging.INFO, logger="pipelines.marts"):
+        assert _run(archive, warehouse).appended_rows is None
+    assert FAILED_APPEND not in caplog.text
+    assert _built(warehouse) == _rebuilt(warehouse, tmp_path)
+
+
+def test_an_appended_build_that_fails_a_check_rebuilds_everything(
+    deliveries: list[tuple[Path, Path]], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    archive, warehouse = _first_run(deliveries, tmp_path)
+    with connect(warehouse) as con:  # staging lost an event: appending cannot bring it back
+        con.execute(
+            "delete from staging.stg_callback_request_events"
+            " where event_id = (select min(event_id) from staging.stg_callback_request_events)"
+        )
+
+    with caplog.at_level(logging.WARNING, logger="pipelines.marts.runner"):
+        result = _run(archive, warehouse)
+    assert result.appended_rows is None
+    assert f"{FAILED_APPEND} (data check failed" in caplog.text
+    assert _built(warehouse) == _rebuilt(warehouse, tmp_path)
