@@ -208,3 +208,25 @@ def test_an_appended_build_that_fails_a_check_rebuilds_everything(
     assert result.appended_rows is None
     assert f"{FAILED_APPEND} (data check failed" in caplog.text
     assert _built(warehouse) == _rebuilt(warehouse, tmp_path)
+
+
+def test_an_appended_key_met_before_fails_the_narrowed_key_check(
+    deliveries: list[tuple[Path, Path]], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    archive, warehouse = _first_run(deliveries, tmp_path)
+    mark = _raw_mark(warehouse)
+    load_archive(str(archive), warehouse)
+    with connect(warehouse) as con:  # staging already holds a row of an event appended next
+        con.execute(
+            "insert into staging.stg_callback_request_events"
+            " select * replace ((select min(event_id) from raw.callback_request_events"
+            "  where _dlt_load_id > ?) as event_id)"
+            " from staging.stg_callback_request_events limit 1",
+            [mark],
+        )
+
+    with caplog.at_level(logging.WARNING, logger="pipelines.marts.runner"):
+        result = build_models(warehouse, SETTINGS)
+    assert result.appended_rows is None
+    assert f"{FAILED_APPEND} (data check failed, previous marts kept: unique(staging" in caplog.text
+    assert _built(warehouse) == _rebuilt(warehouse, tmp_path)

@@ -27,6 +27,10 @@ class DataCheck:
     sql: str
     models: frozenset[str] = frozenset()
     description: str = ""
+    # a generic check of one model's rows: "unique" (of `columns`), or "row" (each row on its
+    # own: not_null, accepted_values); `for_new_rows` narrows these to appended rows
+    kind: str = ""
+    columns: tuple[str, ...] = ()
 
 
 def _unique(model: str, columns: Iterable[str]) -> DataCheck:
@@ -35,6 +39,8 @@ def _unique(model: str, columns: Iterable[str]) -> DataCheck:
         f"unique({model}: {cols})",
         f"select {cols}, count(*) as n from {model} group by all having count(*) > 1",
         frozenset({model}),
+        kind="unique",
+        columns=tuple(columns),
     )
 
 
@@ -45,6 +51,7 @@ def _not_null(model: str, columns: Iterable[str]) -> DataCheck:
         f"not_null({model}: {', '.join(columns)})",
         f"select * from {model} where {where}",
         frozenset({model}),
+        kind="row",
     )
 
 
@@ -71,7 +78,30 @@ def _accepted_values(model: str, column: str, values: tuple[object, ...]) -> Dat
         f"select {column}, count(*) as n from {model} "
         f"where {column} is not null and {column} not in ({listed}) group by all",
         frozenset({model}),
+        kind="row",
     )
+
+
+def for_new_rows(check: DataCheck, new_rows: dict[str, str]) -> DataCheck:
+    """`check` reading only what rows added to a model can break, when the model's other rows
+    passed it before and are unchanged (`new_rows`: model -> table of its added rows): a row
+    check reads the added rows, a key check the rows that share a key with an added row.
+    Other checks are returned as they are."""
+    (model,) = check.models if len(check.models) == 1 else (None,)
+    if model not in new_rows or check.kind not in ("unique", "row"):
+        return check
+    added = new_rows[model]
+    if check.kind == "row":
+        sql = re.sub(rf"\bfrom {re.escape(model)}\b", f"from {added}", check.sql, count=1)
+        return DataCheck(check.name, sql, check.models, check.description, check.kind)
+    cols = ", ".join(check.columns)
+    same = " and ".join(f"m.{c} is not distinct from a.{c}" for c in check.columns)
+    sql = (
+        f"select {cols}, count(*) as n from {model} as m"
+        f" semi join (select distinct {cols} from {added}) as a on {same}"
+        " group by all having count(*) > 1"
+    )
+    return DataCheck(check.name, sql, check.models, check.description, check.kind, check.columns)
 
 
 def checks_of(doc: ModelDoc) -> list[DataCheck]:

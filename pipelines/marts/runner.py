@@ -46,7 +46,7 @@ import duckdb
 
 from pipelines import settings as s
 from pipelines.common.errors import EXIT_CHECK_FAILED, EXIT_USAGE, ExpectedFailure
-from pipelines.marts.data_checks import DataCheck, failed_checks, load_checks
+from pipelines.marts.data_checks import DataCheck, failed_checks, for_new_rows, load_checks
 from pipelines.marts.freshness import describe_newest, format_age, newest_event_at
 from pipelines.marts.incremental import (
     DELTA_SUFFIX,
@@ -564,6 +564,9 @@ def _append_staging(
     table, or None when staging must be rebuilt instead."""
     staging = [m for m in models if m.layer == "staging"]
     rest = [m for m in models if m.layer != "staging"]
+    # staging's earlier rows passed its checks and are unchanged: its own checks read what the
+    # new rows can break (at 200k events the key check of stg_translations was 0.8 s in full)
+    checks = [for_new_rows(c, {m.table: m.name + DELTA_SUFFIX for m in staging}) for c in checks]
     if is_lake:
         connection.execute("begin transaction")
         existing = _tables(connection)
