@@ -29,6 +29,7 @@ from pipelines.common.errors import (
     ExpectedFailure,
     classify,
 )
+from pipelines.common.native_memory import fix_mmap_threshold
 from pipelines.common.redact import (
     has_credentials,
     install_log_redaction,
@@ -148,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["RUNTIME__LOG_LEVEL"] = "INFO" if verbose else "CRITICAL"
     args = parse_args(argv)
     _setup_logging(args.verbose)
+    fix_mmap_threshold()  # before the work: freed large blocks go back to the system
     try:
         warehouse = warehouse_location(args.database, args.data_path)
     except ExpectedFailure as failure:  # a lake spelling DuckDB would not understand

@@ -1,0 +1,36 @@
+"""Native memory the job gives back to the system once freed, so that a long run stays flat.
+
+glibc's malloc serves a large block from its heap once a freed mmapped block has raised its
+dynamic mmap threshold (up to 32 MiB); freed heap memory then stays in the process. Over a
+200,000-event load in ten batches, malloc's heap grew from 88 to 195 MB with 35 MB in use,
+and the run's resident memory between loads from 295 to 404 MB. With the threshold fixed at
+128 KiB, large blocks (DuckDB's 256 KiB buffers, Arrow's, the readers') are mapped on their own
+and unmapped when freed: the heap stayed at 54-60 MB, and memory between loads 296 -> 334 MB.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+
+log = logging.getLogger(__name__)
+
+M_MMAP_THRESHOLD = -3  # glibc's mallopt() parameter (malloc.h)
+MMAP_THRESHOLD_BYTES = 128 * 1024  # glibc's own starting threshold, kept fixed
+
+
+def fix_mmap_threshold() -> bool:
+    """Fix glibc's mmap threshold (setting it stops glibc from raising it); True when set. Not
+    on other C libraries (no `mallopt`), nor when the operator set `MALLOC_MMAP_THRESHOLD_`."""
+    if "MALLOC_MMAP_THRESHOLD_" in os.environ:
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc (macOS, musl without mallopt)
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    done = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1
+    log.debug("glibc mmap threshold fixed at %d bytes: %s", MMAP_THRESHOLD_BYTES, done)
+    return done
