@@ -27,6 +27,13 @@ def _tree(root: Path) -> Path:
         "2024/08/18/percent%20sign#hash.jsonl",
         "notes.csv",
         "no-extension",
+        # the MIME type is found once per ending: names whose stems hold dots, odd cases
+        "2024/08/19/hooks.2024.08.19.jsonl.gz",
+        "2024/08/19/A.JSON",
+        "2024/08/19/x.json.GZ",
+        "2024/08/19/archive.tgz",
+        "2024/08/19/two..gz",
+        "2024/08/19/trailing.",
         ".hidden.json",
         "2024/.hidden-folder/c.jsonl",
         "deep/" * 6 + "d.json",

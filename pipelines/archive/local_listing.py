@@ -16,8 +16,9 @@ filesystem source.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from functools import lru_cache
 from urllib.parse import quote_from_bytes
 
 from dlt.common.storages.configuration import FilesystemConfiguration
@@ -25,6 +26,19 @@ from dlt.common.storages.fsspec_filesystem import FileItem, FileItemDict, guess_
 from fsspec.implementations.local import LocalFileSystem
 
 from pipelines.common.errors import EXIT_PERMISSION, EXIT_SOURCE, ExpectedFailure
+
+
+@lru_cache(maxsize=1024)
+def _mime_type_of_suffixes(suffixes: str) -> Sequence[str]:
+    return tuple(guess_mime_type("x" + suffixes))
+
+
+def _mime_type(name: str) -> Sequence[str]:
+    """dlt's `guess_mime_type` of a file name, found once per ending (~6 us a file: a third of
+    listing 43,000 files). It reads at most the name's last two extensions (a compression,
+    then a type), so the name's stem does not change it."""
+    parts = name.rsplit(".", 2)
+    return _mime_type_of_suffixes("".join("." + part for part in parts[1:]))
 
 
 def list_local_files(root: str) -> list[FileItemDict]:
@@ -70,7 +84,7 @@ def _walk(folder: str, prefix: str, linked: bool, above: frozenset[str]) -> Iter
             file_url = FilesystemConfiguration.make_file_url(entry.path)
         else:
             file_url = "file://" + quote_from_bytes(os.fsencode(entry.path))
-        mime_type, encoding = guess_mime_type(relative)
+        mime_type, encoding = _mime_type(entry.name)
         item = FileItem(
             file_name=entry.name,
             relative_path=relative,
