@@ -63,7 +63,7 @@ def test_the_listing_equals_dlts(tmp_path: Path) -> None:
     assert "linked-folder/linked.jsonl" in ours and "2024/linked-file.json" in ours
     assert ours["2024/linked-file.json"]["file_url"].endswith("/outside/target.json")
     assert not any(path.startswith(".") or "/." in path for path in ours)
-    assert len(ours) == 9
+    assert len(ours) == 15
 
 
 def test_listed_files_open_and_read(tmp_path: Path) -> None:
@@ -78,7 +78,7 @@ def test_a_symlink_cycle_is_listed_once(tmp_path: Path) -> None:
     root = _tree(tmp_path / "archive")
     (root / "2024" / "loop").symlink_to(root / "2024", target_is_directory=True)
     paths = [item["relative_path"] for item in list_local_files(str(root))]
-    assert len(paths) == 9 and len(set(paths)) == 9
+    assert len(paths) == 15 and len(set(paths)) == 15
 
 
 def test_a_dangling_symlink_is_left_out(tmp_path: Path) -> None:
@@ -86,4 +86,4 @@ def test_a_dangling_symlink_is_left_out(tmp_path: Path) -> None:
     root = _tree(tmp_path / "archive")
     (root / "2024" / "gone.jsonl").symlink_to(tmp_path / "nowhere.jsonl")
     paths = [item["relative_path"] for item in list_local_files(str(root))]
-    assert len(paths) == 9 and "2024/gone.jsonl" not in paths
+    assert len(paths) == 15 and "2024/gone.jsonl" not in paths
