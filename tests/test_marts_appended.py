@@ -15,11 +15,15 @@ import pytest
 from conftest import generate, lake_query, marts_contents, schema_contents
 
 from pipelines.load.pipeline import load_archive
+from pipelines.marts.incremental import APPEND_MAX_SHARE
 from pipelines.marts.runner import BUILD_STATE, TRANSFORMS_DIR, BuildResult, build_models
 from pipelines.marts.transform_settings import TransformSettings
 from pipelines.warehouse.connection import connect
 
 SETTINGS = TransformSettings(freshness_max_age=None)
+# these runs add a third of the archive at a time, far above the share of new events a real
+# scheduled run brings (a full build above `APPEND_MAX_SHARE`, see its own test)
+ANY_SHARE = 100.0
 # the runner's warning when an appended build failed and every model was rebuilt instead
 FAILED_APPEND = "appending the new events to staging failed"
 
@@ -49,9 +53,9 @@ def _built(warehouse: Path | str) -> dict[str, dict[str, list[tuple]]]:
     return contents
 
 
-def _run(archive: Path, warehouse: Path | str, **build: object) -> BuildResult:
+def _run(archive: Path, warehouse: Path | str, max_share: float = ANY_SHARE) -> BuildResult:
     load_archive(str(archive), warehouse)
-    return build_models(warehouse, SETTINGS, **build)
+    return build_models(warehouse, SETTINGS, append_max_share=max_share)
 
 
 def _rebuilt(warehouse: Path | str, tmp_path: Path) -> dict[str, dict[str, list[tuple]]]:
@@ -131,7 +135,10 @@ def test_changed_models_rebuild_staging(
     model.write_text(model.read_text() + "\n-- a comment changes the definition\n")
 
     load_archive(str(archive), warehouse)
-    assert build_models(warehouse, SETTINGS, transforms).appended_rows is None
+    assert (
+        build_models(warehouse, SETTINGS, transforms, append_max_share=ANY_SHARE).appended_rows
+        is None
+    )
     assert _built(warehouse) == _rebuilt(warehouse, tmp_path)
 
 
@@ -150,8 +157,9 @@ def test_a_replaced_raw_event_rebuilds_staging(
         )
 
     with caplog.at_level(logging.INFO, logger="pipelines.marts"):
-        assert build_models(warehouse, SETTINGS).appended_rows is None
+        assert build_models(warehouse, SETTINGS, append_max_share=ANY_SHARE).appended_rows is None
     assert FAILED_APPEND not in caplog.text  # not appended at all
+    assert "staging is rebuilt: raw's events up to the last build changed" in caplog.text
     assert _built(warehouse) == _rebuilt(warehouse, tmp_path)
 
 
@@ -174,7 +182,7 @@ def test_a_load_left_half_done_is_read_again_whole(
         placeholders = ", ".join("?" * len(completed[0]))
         con.executemany(f"insert into raw._dlt_loads values ({placeholders})", completed)
     with caplog.at_level(logging.INFO, logger="pipelines.marts"):
-        assert build_models(warehouse, SETTINGS).appended_rows is None
+        assert build_models(warehouse, SETTINGS, append_max_share=ANY_SHARE).appended_rows is None
     assert FAILED_APPEND not in caplog.text
     assert _raw_mark(warehouse) is not None
     assert _built(warehouse) == _rebuilt(warehouse, tmp_path)
@@ -226,7 +234,61 @@ def test_an_appended_key_met_before_fails_the_narrowed_key_check(
         )
 
     with caplog.at_level(logging.WARNING, logger="pipelines.marts.runner"):
-        result = build_models(warehouse, SETTINGS)
+        result = build_models(warehouse, SETTINGS, append_max_share=ANY_SHARE)
     assert result.appended_rows is None
     assert f"{FAILED_APPEND} (data check failed, previous marts kept: unique(staging" in caplog.text
+    assert _built(warehouse) == _rebuilt(warehouse, tmp_path)
+
+
+def test_a_child_row_removed_under_an_earlier_event_rebuilds_staging(
+    deliveries: list[tuple[Path, Path]], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    archive, warehouse = _first_run(deliveries, tmp_path)
+    mark = _raw_mark(warehouse)
+    load_archive(str(archive), warehouse)
+    # what the repair of a resumed load does to a row it copied twice, or a hand edit: the
+    # event's staging rows (its participants) change, its own raw row does not
+    with connect(warehouse) as con:
+        con.execute(
+            "delete from raw.callback_request_events__participants where _dlt_id = (select"
+            " min(p._dlt_id) from raw.callback_request_events__participants p"
+            " join raw.callback_request_events e on e._dlt_id = p._dlt_root_id"
+            " where e._dlt_load_id <= ?)",
+            [mark],
+        )
+
+    with caplog.at_level(logging.INFO, logger="pipelines.marts"):
+        assert build_models(warehouse, SETTINGS, append_max_share=ANY_SHARE).appended_rows is None
+    assert "staging is rebuilt: raw's events up to the last build changed" in caplog.text
+    assert _built(warehouse) == _rebuilt(warehouse, tmp_path)
+
+
+def test_a_missing_staging_table_rebuilds_staging(
+    deliveries: list[tuple[Path, Path]], tmp_path: Path
+) -> None:
+    archive, warehouse = _first_run(deliveries, tmp_path)
+    with connect(warehouse) as con:
+        con.execute("drop table staging.stg_display_names")
+
+    assert _run(archive, warehouse).appended_rows is None
+    assert _built(warehouse) == _rebuilt(warehouse, tmp_path)
+
+
+def test_many_new_events_rebuild_staging(
+    deliveries: list[tuple[Path, Path]], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    archive, warehouse = tmp_path / "archive", tmp_path / "w.duckdb"
+    cut = len(deliveries) * 9 // 10
+    _add(deliveries[:cut], archive)
+    assert _run(archive, warehouse, APPEND_MAX_SHARE).appended_rows is None
+    _add(deliveries[cut:], archive)  # about a tenth: appended
+    assert _run(archive, warehouse, APPEND_MAX_SHARE).appended_rows is not None
+
+    archive, warehouse = tmp_path / "archive-2", tmp_path / "w-2.duckdb"
+    _add(deliveries[: len(deliveries) // 2], archive)
+    assert _run(archive, warehouse, APPEND_MAX_SHARE).appended_rows is None
+    _add(deliveries[len(deliveries) // 2 :], archive)  # as many as before: rebuilt
+    with caplog.at_level(logging.INFO, logger="pipelines.marts"):
+        assert _run(archive, warehouse, APPEND_MAX_SHARE).appended_rows is None
+    assert "more than 10% of the" in caplog.text
     assert _built(warehouse) == _rebuilt(warehouse, tmp_path)

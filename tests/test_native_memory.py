@@ -5,6 +5,7 @@ threshold and are returned with the job's fixed one."""
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 import sys
 
@@ -47,7 +48,7 @@ def _probe(mode: str, env: dict[str, str] | None = None) -> tuple[str, int]:
     return fixed, int(retained)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc")
 def test_freed_large_blocks_go_back_to_the_system() -> None:
     assert _probe("default") == ("None", pytest.approx(100, abs=10))
     fixed, retained = _probe("fixed")
@@ -55,7 +56,7 @@ def test_freed_large_blocks_go_back_to_the_system() -> None:
     assert retained < 10
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc")
 def test_an_operators_own_threshold_is_kept() -> None:
     fixed, retained = _probe("fixed", {"MALLOC_MMAP_THRESHOLD_": str(16 << 20)})
     assert fixed == "False"

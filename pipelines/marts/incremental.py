@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 # tables. Translation sets are read whole (an event may use a set stored by an earlier load),
 # and are not marked: a run stores again the sets it meets (the same content, new rows)
 EVENT_ROOTS = (s.CALLBACK_REQUEST_EVENTS, s.APPOINTMENT_EVENTS)
+# appending holds every staging model's new rows at once (temp tables, then one insert each in
+# the commit), a full build one model at a time: many new events (a backfill) rebuild instead.
+# A cap, not a measured limit: the full build's memory is what was measured up to 1M events
+APPEND_MAX_SHARE = 0.10
 DELTA_SUFFIX = "__delta"  # the temp table holding a staging model's new rows
 NEW_SOURCE_PREFIX = "new_"  # `new_src_<table>`: the rows of the new events only
 _SOURCE_REFERENCE = re.compile(r"\bsrc_([a-z0-9_]+)\b", re.IGNORECASE)
@@ -45,8 +49,9 @@ _SOURCE_REFERENCE = re.compile(r"\bsrc_([a-z0-9_]+)\b", re.IGNORECASE)
 
 @dataclass(frozen=True)
 class RawMark:
-    """Where raw stood at a build: the newest completed load, and per marked root table the
-    count of rows up to it and a fingerprint of their `_dlt_id`s (event tables only)."""
+    """Where raw stood at a build: the newest completed load, and a fingerprint of the event
+    rows up to it (per event table, the count and a sum of hashes of their `_dlt_id`s; per
+    child table, the count of rows under them)."""
 
     load_id: str
     fingerprint: str
@@ -56,53 +61,110 @@ def _root_of(table: str) -> str:
     return table.split("__", 1)[0]
 
 
-def _present(connection: duckdb.DuckDBPyConnection) -> set[str]:
-    rows = connection.execute(
-        "select table_name from information_schema.tables"
+def _event_tables(connection: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+    """raw's event tables and their child tables, with their columns."""
+    tables: dict[str, set[str]] = {}
+    for table, column in connection.execute(
+        "select table_name, column_name from information_schema.columns"
         " where table_catalog = current_database() and table_schema = ?",
         [s.RAW_DATASET],
-    ).fetchall()
-    return {name for (name,) in rows}
+    ).fetchall():
+        if _root_of(table) in EVENT_ROOTS:
+            tables.setdefault(table, set()).add(column)
+    return tables
 
 
-def _fingerprint(connection: duckdb.DuckDBPyConnection, load_id: str, present: set[str]) -> str:
+def _fingerprint(
+    connection: duckdb.DuckDBPyConnection, load_id: str, tables: dict[str, set[str]]
+) -> str | None:
+    """The fingerprint of raw's event rows up to `load_id` (see `RawMark`), or None when a
+    child table has no `_dlt_root_id` (its new rows cannot be told apart)."""
     parts = []
-    for table in EVENT_ROOTS:
-        if table in present:
+    for root in EVENT_ROOTS:
+        count, total = 0, "0"
+        if root in tables:
             count, total = connection.execute(
                 f"select count(*), coalesce(sum(hash(_dlt_id)), 0)::varchar"
-                f" from {s.RAW_DATASET}.{table} where _dlt_load_id <= ?",
+                f" from {s.RAW_DATASET}.{root} where _dlt_load_id <= ?",
                 [load_id],
             ).fetchall()[0]
-            parts.append(f"{table}:{count}:{total}")
+        parts.append(f"{root}:{count}:{total}")
+    for table in sorted(set(tables) - set(EVENT_ROOTS)):
+        if "_dlt_root_id" not in tables[table]:
+            return None
+        root = _root_of(table)
+        if root not in tables:
+            return None
+        # rows under the events up to the mark: a child row removed or added under an earlier
+        # event (a resumed load's replayed rows removed, a hand edit) changes the count
+        (count,) = connection.execute(
+            f"select count(*) from {s.RAW_DATASET}.{table} where _dlt_root_id not in"
+            f" (select _dlt_id from {s.RAW_DATASET}.{root} where _dlt_load_id > ?)",
+            [load_id],
+        ).fetchall()[0]
+        if count:  # a table that only new events fill is no change
+            parts.append(f"{table}:{count}")
     return ";".join(parts)
+
+
+def _completed_loads() -> str:
+    return f"select load_id from {s.RAW_DATASET}._dlt_loads where status = 0"
 
 
 def current_mark(connection: duckdb.DuckDBPyConnection) -> RawMark | None:
     """The mark of raw as it is now, or None when a build cannot be appended to: no completed
     load, or rows of a load that is not completed (a killed run's, to be resumed)."""
-    present = _present(connection)
-    if "_dlt_loads" not in present:
+    tables = _event_tables(connection)
+    if not connection.execute(
+        "select count(*) from information_schema.tables where table_catalog ="
+        " current_database() and table_schema = ? and table_name = '_dlt_loads'",
+        [s.RAW_DATASET],
+    ).fetchall()[0][0]:
         return None
-    completed = f"select load_id from {s.RAW_DATASET}._dlt_loads where status = 0"
-    (load_id,) = connection.execute(f"select max(load_id) from ({completed})").fetchall()[0]
+    (load_id,) = connection.execute(f"select max(load_id) from ({_completed_loads()})").fetchall()[
+        0
+    ]
     if load_id is None:
         return None
-    for table in EVENT_ROOTS:
-        if table in present:
+    for root in EVENT_ROOTS:
+        if root in tables:
             (incomplete,) = connection.execute(
-                f"select count(*) from {s.RAW_DATASET}.{table}"
-                f" where _dlt_load_id not in ({completed})"
+                f"select count(*) from {s.RAW_DATASET}.{root}"
+                f" where _dlt_load_id not in ({_completed_loads()})"
             ).fetchall()[0]
             if incomplete:
-                log.info("raw holds rows of a load that is not completed: staging is rebuilt")
                 return None
-    return RawMark(load_id, _fingerprint(connection, load_id, present))
+    fingerprint = _fingerprint(connection, load_id, tables)
+    return None if fingerprint is None else RawMark(load_id, fingerprint)
 
 
-def raw_unchanged_since(connection: duckdb.DuckDBPyConnection, mark: RawMark) -> bool:
-    """Whether raw's rows up to `mark` are exactly those the marked build read."""
-    return _fingerprint(connection, mark.load_id, _present(connection)) == mark.fingerprint
+def why_not_appendable(
+    connection: duckdb.DuckDBPyConnection,
+    mark: RawMark | None,
+    max_share: float = APPEND_MAX_SHARE,
+) -> str | None:
+    """None when the rows of the events loaded after `mark` can be appended to staging (at
+    most `max_share` new events per event built before); else why staging is rebuilt."""
+    if mark is None:
+        return "the last build left no mark of raw (it read a load not yet completed, or none)"
+    tables = _event_tables(connection)
+    if _fingerprint(connection, mark.load_id, tables) != mark.fingerprint:
+        return "raw's events up to the last build changed (replaced, removed or added late)"
+    marked = new = 0
+    for root in EVENT_ROOTS:
+        if root in tables:
+            before, after = connection.execute(
+                f"select count(*) filter (where _dlt_load_id <= $mark),"
+                f" count(*) filter (where _dlt_load_id > $mark) from {s.RAW_DATASET}.{root}",
+                {"mark": mark.load_id},
+            ).fetchall()[0]
+            marked, new = marked + before, new + after
+    if new > max_share * marked:
+        return (
+            f"{new} new events, more than {max_share:.0%} of the {marked} built before"
+            " (a full build holds one model at a time)"
+        )
+    return None
 
 
 def create_new_source_views(
@@ -111,7 +173,7 @@ def create_new_source_views(
     """`new_src_<table>` for each contract table: `src_<table>` restricted to the events loaded
     after `mark` (an event table by load id, its child tables by root row), every other
     table whole."""
-    present = _present(connection)
+    present = _event_tables(connection)
     for table in tables:
         root = _root_of(table)
         view = f"src_{table}"

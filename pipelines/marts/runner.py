@@ -46,6 +46,7 @@ import duckdb
 
 from pipelines import settings as s
 from pipelines.common.errors import EXIT_CHECK_FAILED, EXIT_USAGE, ExpectedFailure
+from pipelines.marts import incremental
 from pipelines.marts.data_checks import DataCheck, failed_checks, for_new_rows, load_checks
 from pipelines.marts.freshness import describe_newest, format_age, newest_event_at
 from pipelines.marts.incremental import (
@@ -54,7 +55,7 @@ from pipelines.marts.incremental import (
     create_new_source_views,
     current_mark,
     delta_sql,
-    raw_unchanged_since,
+    why_not_appendable,
 )
 from pipelines.marts.key_check import key_verifier, new_salt, same_key
 from pipelines.marts.transform_settings import TransformSettings
@@ -83,8 +84,6 @@ ALL_ROWS_SUFFIX = "__all"
 # (issue 13): under the 384MB build cap, stg_callback_request_participants ran out of memory
 # with 2 threads and built with 1. 366 MiB is 384MB (DuckDB reports its limit in MiB).
 BUILD_MIB_PER_THREAD = 366
-# part of the definition key: a change to how staging is appended rebuilds it once
-APPEND_FORMAT = 1
 _SIZE_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
 
 
@@ -258,9 +257,13 @@ def _register_functions(connection: duckdb.DuckDBPyConnection, settings: Transfo
 
 def _definition_key(settings: TransformSettings, transforms_dir: Path) -> str:
     """What the models are: the SQL, the checks, the settings but the key (readable by
-    analysts: see `pipelines.marts.key_check` for the key), and how staging is appended."""
+    analysts: see `pipelines.marts.key_check` for the key), and the code that runs them (this
+    module, `pipelines.marts.incremental`, DuckDB's version): staging rows appended by one
+    version of the job are never mixed with rows another would give (an upgrade rebuilds)."""
     digest = hashlib.sha256(repr(settings.public_settings()).encode())
-    digest.update(f"appended staging {APPEND_FORMAT}".encode())
+    digest.update(duckdb.__version__.encode())
+    for module in (Path(__file__), Path(incremental.__file__)):
+        digest.update(module.read_bytes())
     for path in sorted(transforms_dir.rglob("*")):
         if path.is_file() and path.suffix in (".sql", ".toml"):
             digest.update(path.relative_to(transforms_dir).as_posix().encode() + path.read_bytes())
@@ -575,7 +578,7 @@ def _append_staging(
             connection.execute("rollback")
             return None
         counts = _append_deltas(connection, staging)
-        for model in rest:  # a killed build's shadows from before the lake built in place
+        for model in models:  # a killed build's shadows from before the lake built in place
             if model.table + SHADOW_SUFFIX in existing:
                 connection.execute(f"drop table {model.table}{SHADOW_SUFFIX}")
         counts.update(_build_in_place(connection, rest, existing))
@@ -583,6 +586,7 @@ def _append_staging(
         return counts, appended
     # a file: the shadows and the checks read staging as its rows plus the delta's, and the
     # delta goes in with the swap, in one transaction (the shadows are committed on their own)
+    _drop_shadows(connection, models)  # a killed build's, staging's too
     appended = _staging_deltas(connection, staging, _tables(connection))
     if appended is None:
         _drop_deltas(connection, staging)
@@ -625,6 +629,46 @@ def _freshness(
     return result
 
 
+def _try_appending(
+    connection: duckdb.DuckDBPyConnection,
+    models: list[Model],
+    checks: list[DataCheck],
+    is_lake: bool,
+    transforms_dir: Path,
+    previous: _BuildState,
+    definition_key: str,
+    key_unchanged: bool,
+    max_share: float,
+) -> tuple[dict[str, int], dict[str, int]] | None:
+    """An appended build (`_append_staging`) when the last build allows one, left in an open
+    transaction; None, with nothing changed, when staging must be rebuilt instead."""
+    staging = [m for m in models if m.layer == "staging"]
+    if previous.build_key is None:
+        return None  # the first build
+    if not key_unchanged or previous.definition_key != definition_key:
+        why = "the models, their settings or the job changed since the last build"
+    else:
+        why = why_not_appendable(connection, previous.raw_mark, max_share)
+    if why is not None:
+        log.info("staging is rebuilt: %s", why)
+        return None
+    try:
+        create_new_source_views(connection, list(_raw_contract(transforms_dir)), previous.raw_mark)
+        built = _append_staging(connection, models, checks, is_lake)
+    except (ExpectedFailure, duckdb.Error) as exc:
+        with contextlib.suppress(duckdb.Error):
+            connection.execute("rollback")
+        reason = exc.message if isinstance(exc, ExpectedFailure) else str(exc).splitlines()[0]
+        log.warning(
+            "appending the new events to staging failed (%s): rebuilding every model", reason
+        )
+        built = None
+    if built is None:
+        _drop_shadows(connection, models)
+        _drop_deltas(connection, staging)
+    return built
+
+
 def build_models(
     database: Warehouse | str | Path,
     settings: TransformSettings,
@@ -633,6 +677,7 @@ def build_models(
     force: bool = False,
     memory_limit: str = s.DEFAULT_DUCKDB_MEMORY_LIMIT,
     select: str | None = None,
+    append_max_share: float = incremental.APPEND_MAX_SHARE,
 ) -> BuildResult:
     """Build every model and run every check; make them visible in one commit, only if all
     pass (see the module doc).
@@ -640,8 +685,9 @@ def build_models(
     When nothing was loaded and nothing in transforms/ or the settings changed since the last
     build, the marts are current and nothing is rebuilt (unless `force`). When only loads were
     added, staging gets the rows of the new events appended, and intermediate and marts are
-    rebuilt from it (`pipelines.marts.incremental`); a failed check of such a build rebuilds
-    every model instead. `force` rebuilds every model. With `select`, only the selected models
+    rebuilt from it (`pipelines.marts.incremental`; not when the new events are more than
+    `append_max_share` of those built before); a failed check of such a build rebuilds every
+    model instead. `force` rebuilds every model. With `select`, only the selected models
     are rebuilt (always), checked by the checks that read them; the other models and the build
     state are left as they are, so the next run still rebuilds what changed since the last
     full build.
@@ -675,28 +721,9 @@ def build_models(
         for layer in LAYERS:
             connection.execute(f"create schema if not exists {layer}")
         built = None
-        if (
-            not force
-            and same
-            and previous.definition_key == definition_key
-            and previous.raw_mark is not None
-            and raw_unchanged_since(connection, previous.raw_mark)
-        ):
-            create_new_source_views(
-                connection, list(_raw_contract(transforms_dir)), previous.raw_mark
-            )
-            try:
-                built = _append_staging(connection, models, checks, is_lake)
-            except ExpectedFailure as failure:
-                with contextlib.suppress(duckdb.Error):
-                    connection.execute("rollback")
-                log.warning(
-                    "appending the new events to staging failed (%s): rebuilding every model",
-                    failure.message,
-                )
-                built = None
-            if built is None:
-                _drop_deltas(connection, [m for m in models if m.layer == "staging"])
+        if not force:
+            built = _try_appending(connection, models, checks, is_lake, transforms_dir, previous,
+                                   definition_key, same, append_max_share)  # fmt: skip
         appended = None
         if built is not None:
             counts, appended = built
