@@ -292,3 +292,25 @@ def test_many_new_events_rebuild_staging(
         assert _run(archive, warehouse, APPEND_MAX_SHARE).appended_rows is None
     assert "more than 10% of the" in caplog.text
     assert _built(warehouse) == _rebuilt(warehouse, tmp_path)
+
+
+def test_loads_without_new_events_rebuild_nothing(
+    deliveries: list[tuple[Path, Path]], tmp_path: Path
+) -> None:
+    archive, warehouse = _first_run(deliveries, tmp_path)
+    assert _run(archive, warehouse).appended_rows  # the second half: appended
+    before = _built(warehouse)
+    # the same files again under new names: a load of re-deliveries only
+    _add([(path, Path("redelivered") / relative) for path, relative in deliveries[:5]], archive)
+    loaded = load_archive(str(archive), warehouse)
+    assert loaded.load_ids and loaded.stats.events_loaded == 0
+    assert loaded.stats.duplicates > 0
+
+    result = build_models(warehouse, SETTINGS, append_max_share=ANY_SHARE)
+    assert (result.up_to_date, result.appended_rows, result.checks_passed) == (True, {}, 0)
+    assert _built(warehouse) == before
+    assert _raw_mark(warehouse) == max(
+        load for (load,) in lake_query(warehouse, "select load_id from raw._dlt_loads")
+    )
+    assert build_models(warehouse, SETTINGS).up_to_date  # and the next build has nothing to do
+    assert _built(warehouse) == _rebuilt(warehouse, tmp_path)

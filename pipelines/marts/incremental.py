@@ -138,18 +138,31 @@ def current_mark(connection: duckdb.DuckDBPyConnection) -> RawMark | None:
     return None if fingerprint is None else RawMark(load_id, fingerprint)
 
 
-def why_not_appendable(
+@dataclass(frozen=True)
+class AppendCheck:
+    """Whether staging can be appended to: `reason` why not (None: it can), and how many
+    events were loaded since the mark."""
+
+    reason: str | None
+    new_events: int = 0
+
+
+def check_appendable(
     connection: duckdb.DuckDBPyConnection,
     mark: RawMark | None,
     max_share: float = APPEND_MAX_SHARE,
-) -> str | None:
-    """None when the rows of the events loaded after `mark` can be appended to staging (at
-    most `max_share` new events per event built before); else why staging is rebuilt."""
+) -> AppendCheck:
+    """Whether the rows of the events loaded after `mark` can be appended to staging: raw's
+    rows up to it unchanged, and at most `max_share` new events per event built before."""
     if mark is None:
-        return "the last build left no mark of raw (it read a load not yet completed, or none)"
+        return AppendCheck(
+            "the last build left no mark of raw (it read a load not yet completed, or none)"
+        )
     tables = _event_tables(connection)
     if _fingerprint(connection, mark.load_id, tables) != mark.fingerprint:
-        return "raw's events up to the last build changed (replaced, removed or added late)"
+        return AppendCheck(
+            "raw's events up to the last build changed (replaced, removed or added late)"
+        )
     marked = new = 0
     for root in EVENT_ROOTS:
         if root in tables:
@@ -160,11 +173,12 @@ def why_not_appendable(
             ).fetchall()[0]
             marked, new = marked + before, new + after
     if new > max_share * marked:
-        return (
+        return AppendCheck(
             f"{new} new events, more than {max_share:.0%} of the {marked} built before"
-            " (a full build holds one model at a time)"
+            " (a full build holds one model at a time)",
+            new,
         )
-    return None
+    return AppendCheck(None, new)
 
 
 def create_new_source_views(

@@ -52,10 +52,10 @@ from pipelines.marts.freshness import describe_newest, format_age, newest_event_
 from pipelines.marts.incremental import (
     DELTA_SUFFIX,
     RawMark,
+    check_appendable,
     create_new_source_views,
     current_mark,
     delta_sql,
-    why_not_appendable,
 )
 from pipelines.marts.key_check import key_verifier, new_salt, same_key
 from pipelines.marts.transform_settings import TransformSettings
@@ -641,17 +641,24 @@ def _try_appending(
     max_share: float,
 ) -> tuple[dict[str, int], dict[str, int]] | None:
     """An appended build (`_append_staging`) when the last build allows one, left in an open
-    transaction; None, with nothing changed, when staging must be rebuilt instead."""
+    transaction; None, with nothing changed, when staging must be rebuilt instead. No rows
+    appended (`{}`) when no event was loaded since: nothing is rebuilt."""
     staging = [m for m in models if m.layer == "staging"]
     if previous.build_key is None:
         return None  # the first build
     if not key_unchanged or previous.definition_key != definition_key:
-        why = "the models, their settings or the job changed since the last build"
-    else:
-        why = why_not_appendable(connection, previous.raw_mark, max_share)
-    if why is not None:
-        log.info("staging is rebuilt: %s", why)
+        log.info("staging is rebuilt: the models, their settings or the job changed")
         return None
+    check = check_appendable(connection, previous.raw_mark, max_share)
+    if check.reason is not None:
+        log.info("staging is rebuilt: %s", check.reason)
+        return None
+    if check.new_events == 0:
+        # the loads since the last build brought no event (re-deliveries, rejected records
+        # only): every model would come out the same (they read event rows and the sets they
+        # name, which are stored by content). Only the build state is written anew.
+        connection.execute("begin transaction")
+        return _existing_counts(connection, models), {}
     try:
         create_new_source_views(connection, list(_raw_contract(transforms_dir)), previous.raw_mark)
         built = _append_staging(connection, models, checks, is_lake)
@@ -742,8 +749,9 @@ def build_models(
             connection,
             BuildResult(
                 counts,
-                len(checks),
+                0 if appended == {} else len(checks),
                 settings.uses_dev_key,
+                up_to_date=appended == {},  # no new event: nothing rebuilt, nothing to check
                 selected=select is not None,
                 appended_rows=appended,
             ),
