@@ -28,6 +28,12 @@ from fsspec.implementations.local import LocalFileSystem
 from pipelines.common.errors import EXIT_PERMISSION, EXIT_SOURCE, ExpectedFailure
 
 
+def is_local_folder(bucket_url: str) -> bool:
+    """Whether the source is a local folder (an absolute path, as `check_source` makes it),
+    listed by `list_local_files`; anything else is a bucket URL, listed by dlt."""
+    return "://" not in bucket_url and os.path.isabs(bucket_url)
+
+
 @lru_cache(maxsize=1024)
 def _mime_type_of_suffixes(suffixes: str) -> Sequence[str]:
     return tuple(guess_mime_type("x" + suffixes))

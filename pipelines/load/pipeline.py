@@ -19,7 +19,7 @@ from dlt.pipeline.pipeline import Pipeline
 from dlt.sources.filesystem import filesystem
 
 from pipelines import settings as s
-from pipelines.archive.local_listing import list_local_files
+from pipelines.archive.local_listing import is_local_folder, list_local_files
 from pipelines.common.errors import EXIT_CHECK_FAILED, EXIT_PERMISSION, EXIT_SOURCE, ExpectedFailure
 from pipelines.common.redact import redact_url
 from pipelines.load.housekeeping import prune_loaded_packages, prune_state_history
@@ -294,7 +294,7 @@ def _add_seconds(result: LoadResult, step: str, started: float) -> None:
 
 def _source_has_files(bucket_url: str) -> bool:
     """Whether listing the source yields at least one file (of any kind)."""
-    if "://" not in bucket_url:  # a local folder (see `check_source`), listed as a run lists it
+    if is_local_folder(bucket_url):  # listed as a run lists it
         return bool(list_local_files(bucket_url))
     return next(iter(filesystem(bucket_url=bucket_url, file_glob="**/*")), None) is not None
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -32,7 +31,7 @@ from fsspec.spec import AbstractBufferedFile
 
 from pipelines import settings as s
 from pipelines.archive.files import RawRecord, file_format, is_hidden, iter_records
-from pipelines.archive.local_listing import list_local_files
+from pipelines.archive.local_listing import is_local_folder, list_local_files
 from pipelines.archive.records import prepare_row, to_raw_row, validate
 from pipelines.common.errors import EXIT_PERMISSION, EXIT_SOURCE, ExpectedFailure
 from pipelines.common.redact import redact_url
@@ -186,7 +185,7 @@ def webhook_archive(
     left = batch.start_pass(stats)
     if left is not None:
         files: DltResource = dlt.resource([left], name="listed_files")
-    elif _is_local(bucket_url) and file_glob == "**/*":
+    elif is_local_folder(bucket_url) and file_glob == "**/*":
         files = dlt.resource(_local_listing(bucket_url), name="local_files")
     else:
         files = filesystem(
@@ -205,10 +204,6 @@ def webhook_archive(
         batch=batch,
     )
     return [records, dlt.resource(raw_tables, name="raw_tables")]
-
-
-def _is_local(bucket_url: str) -> bool:
-    return "://" not in bucket_url and os.path.isabs(bucket_url)
 
 
 def _local_listing(root: str) -> Iterator[list[FileItemDict]]:
