@@ -23,6 +23,10 @@ warehouse:
   checks run on the shadows, and one transaction swaps them in (drop, rename): a failure
   drops the shadows. A DuckDB file reuses the blocks of dropped tables: nothing grows.
 
+After the first build, a build whose raw only gained loads appends the new events' rows to
+staging instead of rebuilding it, and rebuilds intermediate and marts the same way as above
+(`pipelines.marts.incremental` says when; `_try_appending`).
+
 `select` rebuilds one model (`name`) or one model and every model downstream of it (`name+`),
 with the checks that read them, the same way. `marts._build_state` (what the marts were built
 from) is rewritten in place in the commit that makes the new marts visible.
@@ -653,7 +657,7 @@ def _try_appending(
     if check.reason is not None:
         log.info("staging is rebuilt: %s", check.reason)
         return None
-    if check.new_events == 0:
+    if check.new_events == 0 and {m.table for m in models} <= _tables(connection):
         # the loads since the last build brought no event (re-deliveries, rejected records
         # only): every model would come out the same (they read event rows and the sets they
         # name, which are stored by content). Only the build state is written anew.
