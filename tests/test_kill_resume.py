@@ -207,3 +207,34 @@ def test_rows_a_resumed_load_inserted_twice_are_removed(tmp_path: Path) -> None:
     for mart in mart_names(database):
         sql = f"select * from marts.{mart} order by all"
         assert query(database, sql) == query(clean, sql), mart
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("after", [0.1, 0.3, 0.5])
+def test_killed_appended_build_then_normal_run_equals_clean_run(
+    archive: Path, reference: dict[str, object], tmp_path: Path, after: float
+) -> None:
+    """A run that appends new events to staging (see pipelines.marts.incremental), killed
+    while it builds: the next run appends them again, and ends equal to a clean run."""
+    source = tmp_path / "archive"
+    files = sorted(p.relative_to(archive) for p in archive.rglob("*") if p.is_file())
+    held_back = set(files[::25])  # ~4% of the files: appended, not rebuilt
+    for relative in files:
+        target = source / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if relative not in held_back:
+            target.write_bytes((archive / relative).read_bytes())
+    database = tmp_path / "w.duckdb"
+    first = run_job("--source", str(source), "--database", str(database))
+    assert first.returncode == 0, first.stderr
+    for relative in held_back:
+        (source / relative).write_bytes((archive / relative).read_bytes())
+
+    log = start_and_kill(source, database, "building staging", after)
+    assert "building staging" in log and "run summary" not in log, log  # killed in the build
+    proc = run_job("--source", str(source), "--database", str(database))
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    assert fingerprint(database) == reference, f"killed run:\n{log}\nrecovery:\n{proc.stdout}"
+    # the recovery appended (a kill before the commit leaves the last build's mark), or found
+    # the killed run's build committed and had nothing left to do
+    assert "staging appended" in proc.stdout or "up to date" in proc.stdout, proc.stdout
