@@ -6,20 +6,24 @@ loads never change while raw only grows, so a build can add the rows of the new 
 rebuild intermediate and marts from the whole of staging. At a million events staging was
 three quarters of a build, and a scheduled run that added 1% of the events rebuilt all of it.
 
-The build records where raw stood (`RawMark`: the newest completed load it read, and a count
-and fingerprint of every event row up to it). The next build appends only when all of these
-hold, and rebuilds everything otherwise:
+The build records where raw stood (`RawMark`: the newest completed load it read, and a
+fingerprint of the event rows up to it and of the child rows under them). The next build
+appends only when all of these hold, and rebuilds everything otherwise (`check_appendable`,
+and the runner's `_try_appending`):
 
-- the same models, checks and settings as the last build (`definition_key`);
+- the same models, checks, settings and job code as the last build (the runner's
+  `_definition_key`);
 - the last build read only completed loads: a load that a killed run left half in raw (one
   table chain merged, not the next) is read again whole by the next build;
 - raw's event rows up to that load are the ones it read: none replaced (dlt's merge gives a
-  re-delivered id a new row and a new load id), none removed, none added late;
+  re-delivered id a new row and a new load id), none removed, none added late, and no child
+  row removed or added under them;
+- at most `APPEND_MAX_SHARE` new events per event built before;
 - every staging table exists, with the columns its model returns now.
 
 The appended rows go through every data check of the build: a key check finds any row appended
 twice, `raw_events_reach_staging` any event missed. The runner rebuilds everything when a check
-of an appended build fails.
+or a query of an appended build fails. Loads without a new event rebuild nothing.
 """
 
 from __future__ import annotations
