@@ -72,6 +72,18 @@ def _raw_mark(warehouse: Path | str) -> str | None:
     return lake_query(warehouse, f"select raw_mark_load_id from marts.{BUILD_STATE}")[0][0]
 
 
+def _rebuilt_because(
+    warehouse: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, reason: str
+) -> None:
+    """The next build rebuilds staging by a guard (not by a failed append), logs `reason`,
+    and gives what a full rebuild gives."""
+    with caplog.at_level(logging.INFO, logger="pipelines.marts"):
+        assert build_models(warehouse, SETTINGS, append_max_share=ANY_SHARE).appended_rows is None
+    assert FAILED_APPEND not in caplog.text
+    assert f"staging is rebuilt: {reason}" in caplog.text
+    assert _built(warehouse) == _rebuilt(warehouse, tmp_path)
+
+
 def _runs_equal_a_rebuild(
     deliveries: list[tuple[Path, Path]], tmp_path: Path, warehouse: Path | str
 ) -> None:
@@ -156,11 +168,7 @@ def test_a_replaced_raw_event_rebuilds_staging(
             " where event_id = (select min(event_id) from raw.callback_request_events)"
         )
 
-    with caplog.at_level(logging.INFO, logger="pipelines.marts"):
-        assert build_models(warehouse, SETTINGS, append_max_share=ANY_SHARE).appended_rows is None
-    assert FAILED_APPEND not in caplog.text  # not appended at all
-    assert "staging is rebuilt: raw's events up to the last build changed" in caplog.text
-    assert _built(warehouse) == _rebuilt(warehouse, tmp_path)
+    _rebuilt_because(warehouse, tmp_path, caplog, "raw's events up to the last build changed")
 
 
 def test_a_load_left_half_done_is_read_again_whole(
@@ -181,11 +189,8 @@ def test_a_load_left_half_done_is_read_again_whole(
     with connect(warehouse) as con:  # the resumed loads complete
         placeholders = ", ".join("?" * len(completed[0]))
         con.executemany(f"insert into raw._dlt_loads values ({placeholders})", completed)
-    with caplog.at_level(logging.INFO, logger="pipelines.marts"):
-        assert build_models(warehouse, SETTINGS, append_max_share=ANY_SHARE).appended_rows is None
-    assert FAILED_APPEND not in caplog.text
+    _rebuilt_because(warehouse, tmp_path, caplog, "the last build left no mark of raw")
     assert _raw_mark(warehouse) is not None
-    assert _built(warehouse) == _rebuilt(warehouse, tmp_path)
 
 
 def test_a_selected_staging_rebuild_forgets_the_mark(
@@ -195,10 +200,8 @@ def test_a_selected_staging_rebuild_forgets_the_mark(
     assert build_models(warehouse, SETTINGS, select="stg_translations+").selected
     assert _raw_mark(warehouse) is None
 
-    with caplog.at_level(logging.INFO, logger="pipelines.marts"):
-        assert _run(archive, warehouse).appended_rows is None
-    assert FAILED_APPEND not in caplog.text
-    assert _built(warehouse) == _rebuilt(warehouse, tmp_path)
+    load_archive(str(archive), warehouse)
+    _rebuilt_because(warehouse, tmp_path, caplog, "the last build left no mark of raw")
 
 
 def test_an_appended_build_that_fails_a_check_rebuilds_everything(
@@ -257,10 +260,7 @@ def test_a_child_row_removed_under_an_earlier_event_rebuilds_staging(
             [mark],
         )
 
-    with caplog.at_level(logging.INFO, logger="pipelines.marts"):
-        assert build_models(warehouse, SETTINGS, append_max_share=ANY_SHARE).appended_rows is None
-    assert "staging is rebuilt: raw's events up to the last build changed" in caplog.text
-    assert _built(warehouse) == _rebuilt(warehouse, tmp_path)
+    _rebuilt_because(warehouse, tmp_path, caplog, "raw's events up to the last build changed")
 
 
 def test_a_missing_staging_table_rebuilds_staging(

@@ -60,22 +60,32 @@ class RawMark:
     load_id: str
     fingerprint: str
 
+    @property
+    def events(self) -> int:
+        """The event rows up to the mark (the counts of the event tables' parts)."""
+        parts = (part.split(":") for part in self.fingerprint.split(";"))
+        return sum(int(part[1]) for part in parts if part[0] in EVENT_ROOTS)
+
 
 def _root_of(table: str) -> str:
     return table.split("__", 1)[0]
 
 
-def _event_tables(connection: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
-    """raw's event tables and their child tables, with their columns."""
+def raw_columns(connection: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+    """Every raw table with its columns."""
     tables: dict[str, set[str]] = {}
     for table, column in connection.execute(
         "select table_name, column_name from information_schema.columns"
         " where table_catalog = current_database() and table_schema = ?",
         [s.RAW_DATASET],
     ).fetchall():
-        if _root_of(table) in EVENT_ROOTS:
-            tables.setdefault(table, set()).add(column)
+        tables.setdefault(table, set()).add(column)
     return tables
+
+
+def _event_tables(connection: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+    """raw's event tables and their child tables, with their columns."""
+    return {t: c for t, c in raw_columns(connection).items() if _root_of(t) in EVENT_ROOTS}
 
 
 def _fingerprint(
@@ -111,8 +121,7 @@ def _fingerprint(
     return ";".join(parts)
 
 
-def _completed_loads() -> str:
-    return f"select load_id from {s.RAW_DATASET}._dlt_loads where status = 0"
+_COMPLETED_LOADS = f"select load_id from {s.RAW_DATASET}._dlt_loads where status = 0"
 
 
 def current_mark(connection: duckdb.DuckDBPyConnection) -> RawMark | None:
@@ -125,16 +134,14 @@ def current_mark(connection: duckdb.DuckDBPyConnection) -> RawMark | None:
         [s.RAW_DATASET],
     ).fetchall()[0][0]:
         return None
-    (load_id,) = connection.execute(f"select max(load_id) from ({_completed_loads()})").fetchall()[
-        0
-    ]
+    (load_id,) = connection.execute(f"select max(load_id) from ({_COMPLETED_LOADS})").fetchall()[0]
     if load_id is None:
         return None
     for root in EVENT_ROOTS:
         if root in tables:
             (incomplete,) = connection.execute(
                 f"select count(*) from {s.RAW_DATASET}.{root}"
-                f" where _dlt_load_id not in ({_completed_loads()})"
+                f" where _dlt_load_id not in ({_COMPLETED_LOADS})"
             ).fetchall()[0]
             if incomplete:
                 return None
@@ -167,15 +174,14 @@ def check_appendable(
         return AppendCheck(
             "raw's events up to the last build changed (replaced, removed or added late)"
         )
-    marked = new = 0
+    marked, new = mark.events, 0  # the fingerprint matched: its counts are raw's
     for root in EVENT_ROOTS:
         if root in tables:
-            before, after = connection.execute(
-                f"select count(*) filter (where _dlt_load_id <= $mark),"
-                f" count(*) filter (where _dlt_load_id > $mark) from {s.RAW_DATASET}.{root}",
-                {"mark": mark.load_id},
+            (after,) = connection.execute(
+                f"select count(*) from {s.RAW_DATASET}.{root} where _dlt_load_id > ?",
+                [mark.load_id],
             ).fetchall()[0]
-            marked, new = marked + before, new + after
+            new += after
     if new > max_share * marked:
         return AppendCheck(
             f"{new} new events, more than {max_share:.0%} of the {marked} built before"

@@ -60,6 +60,7 @@ from pipelines.marts.incremental import (
     create_new_source_views,
     current_mark,
     delta_sql,
+    raw_columns,
 )
 from pipelines.marts.key_check import key_verifier, new_salt, same_key
 from pipelines.marts.transform_settings import TransformSettings
@@ -226,15 +227,9 @@ def _source_view_sql(table: str, contract: dict[str, str], raw_columns: set[str]
 
 def _create_source_views(connection: duckdb.DuckDBPyConnection, transforms_dir: Path) -> None:
     """Expose each contract table as `src_<table>`: raw's rows with the contract's columns."""
-    raw_columns: dict[str, set[str]] = {}
-    for table, column in connection.execute(
-        "select table_name, column_name from information_schema.columns"
-        " where table_catalog = current_database() and table_schema = ?",
-        [s.RAW_DATASET],
-    ).fetchall():
-        raw_columns.setdefault(table, set()).add(column)
+    columns = raw_columns(connection)
     for table, contract in _raw_contract(transforms_dir).items():
-        body = _source_view_sql(table, contract, raw_columns.get(table))
+        body = _source_view_sql(table, contract, columns.get(table))
         connection.execute(f"create or replace temp view src_{table} as {body}")
 
 
@@ -473,6 +468,15 @@ def _raise_if_failed(
         )
 
 
+def _drop_lake_shadows(
+    connection: duckdb.DuckDBPyConnection, models: list[Model], existing: set[str]
+) -> None:
+    """Drop the shadows a killed build left from before the lake built in place."""
+    for model in models:
+        if model.table + SHADOW_SUFFIX in existing:
+            connection.execute(f"drop table {model.table}{SHADOW_SUFFIX}")
+
+
 def _build_lake(
     connection: duckdb.DuckDBPyConnection, models: list[Model], checks: list[DataCheck]
 ) -> dict[str, int]:
@@ -482,9 +486,7 @@ def _build_lake(
     holds one model's memory at a time; the caller rolls it back on a failure."""
     connection.execute("begin transaction")
     existing = _tables(connection)
-    for model in models:  # a killed build's shadows from before the lake built in place
-        if model.table + SHADOW_SUFFIX in existing:
-            connection.execute(f"drop table {model.table}{SHADOW_SUFFIX}")
+    _drop_lake_shadows(connection, models, existing)
     counts = _build_in_place(connection, models, existing)
     _raise_if_failed(connection, checks, lambda sql: sql)
     return counts
@@ -582,9 +584,7 @@ def _append_staging(
             connection.execute("rollback")
             return None
         counts = _append_deltas(connection, staging)
-        for model in models:  # a killed build's shadows from before the lake built in place
-            if model.table + SHADOW_SUFFIX in existing:
-                connection.execute(f"drop table {model.table}{SHADOW_SUFFIX}")
+        _drop_lake_shadows(connection, models, existing)
         counts.update(_build_in_place(connection, rest, existing))
         _raise_if_failed(connection, checks, lambda sql: sql)
         return counts, appended
