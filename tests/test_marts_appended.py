@@ -15,8 +15,9 @@ import pytest
 from conftest import generate, lake_query, marts_contents, schema_contents
 
 from pipelines.load.pipeline import load_archive
+from pipelines.marts import keyed
 from pipelines.marts.incremental import APPEND_MAX_SHARE
-from pipelines.marts.runner import BUILD_STATE, TRANSFORMS_DIR, BuildResult, build_models
+from pipelines.marts.runner import BUILD_STATE, TRANSFORMS_DIR, BuildResult, Model, build_models
 from pipelines.marts.transform_settings import TransformSettings
 from pipelines.warehouse.connection import connect
 
@@ -26,6 +27,14 @@ SETTINGS = TransformSettings(freshness_max_age=None)
 ANY_SHARE = 100.0
 # the runner's warning when an appended build failed and every model was rebuilt instead
 FAILED_APPEND = "appending the new events to staging failed"
+# the models whose docs say `incremental_by = "callback_request_id"` (pipelines.marts.keyed)
+KEYED_MODELS = {
+    "intermediate.int_callback_request_events_ordered",
+    "intermediate.int_callback_requests_current",
+    "marts.fct_callback_requests",
+    "marts.fct_callback_request_status_changes",
+    "marts.fct_callback_request_answers",
+}
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +103,7 @@ def _runs_equal_a_rebuild(
     first = _run(archive, warehouse)
     assert first.appended_rows is None  # nothing to append to
     assert _raw_mark(warehouse) is not None
+    earlier_requests_recomputed = False
     for part in parts[1:]:
         _add(part, archive)
         result = _run(archive, warehouse)
@@ -102,6 +112,14 @@ def _runs_equal_a_rebuild(
         assert 0 < events < result.row_counts["staging.stg_callback_request_events"]
         assert result.appended_rows["staging.stg_translations"] > 0
         assert result.row_counts["marts.fct_callback_requests"] > 0
+        # the per-request models were recomputed for the requests with new events only
+        recomputed = result.recomputed_rows or {}
+        assert set(recomputed) == KEYED_MODELS
+        ordered = recomputed["intermediate.int_callback_request_events_ordered"]
+        assert ordered < result.row_counts["intermediate.int_callback_request_events_ordered"]
+        # ... and with them the events of those requests that earlier runs loaded
+        earlier_requests_recomputed |= ordered > events
+    assert earlier_requests_recomputed
     nothing_new = _run(archive, warehouse)
     assert nothing_new.up_to_date
 
@@ -218,6 +236,55 @@ def test_an_appended_build_that_fails_a_check_rebuilds_everything(
         result = _run(archive, warehouse)
     assert result.appended_rows is None
     assert f"{FAILED_APPEND} (data check failed" in caplog.text
+    assert _built(warehouse) == _rebuilt(warehouse, tmp_path)
+
+
+def test_only_models_reading_keyed_rows_are_recomputed_per_key() -> None:
+    """A model is recomputed per key only when all it reads has the key and is staging or
+    recomputed per the same key: a row of a whole-rebuilt model could change for any key."""
+    key = "callback_request_id"
+    staging_columns = {"staging.events": {key, "event_id"}, "staging.sets": {"set_id"}}
+    ordered = Model("intermediate", "ordered", "", {"staging.events"}, key)
+    models = [
+        ordered,
+        Model("intermediate", "by_set", "", {"staging.events", "staging.sets"}, key),
+        Model("marts", "dims", "", {"staging.events"}),  # not declared: rebuilt whole
+        Model("marts", "facts", "", {"intermediate.ordered"}, key),
+        Model("marts", "with_dims", "", {"intermediate.ordered", "marts.dims"}, key),
+        Model("marts", "other_key", "", {"intermediate.ordered"}, "event_id"),
+    ]
+    recomputed = keyed.recomputable(models, lambda t: staging_columns[t])
+    assert [m.name for m in recomputed] == ["ordered", "facts"]
+
+
+def test_a_keyed_model_without_its_key_column_rebuilds_everything(
+    deliveries: list[tuple[Path, Path]], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A wrong `incremental_by` (the model has no such column) cannot give wrong marts: the
+    appended build fails and every model is rebuilt."""
+    archive, warehouse = tmp_path / "archive", tmp_path / "w.duckdb"
+    transforms = tmp_path / "transforms"
+    shutil.copytree(TRANSFORMS_DIR, transforms)
+    docs = transforms / "marts" / "_models.toml"
+    docs.write_text(
+        docs.read_text().replace(
+            "[agg_callback_requests_daily]\n",
+            '[agg_callback_requests_daily]\nincremental_by = "callback_request_id"\n',
+        )
+    )
+    _add(deliveries[: len(deliveries) // 2], archive)
+    load_archive(str(archive), warehouse)
+    build_models(warehouse, SETTINGS, transforms)
+    _add(deliveries[len(deliveries) // 2 :], archive)
+    load_archive(str(archive), warehouse)
+
+    with caplog.at_level(logging.WARNING, logger="pipelines.marts.runner"):
+        result = build_models(warehouse, SETTINGS, transforms, append_max_share=ANY_SHARE)
+    assert result.appended_rows is None
+    assert (
+        f"{FAILED_APPEND} (marts.agg_callback_requests_daily has no column callback_request_id"
+        in caplog.text
+    )
     assert _built(warehouse) == _rebuilt(warehouse, tmp_path)
 
 

@@ -81,7 +81,13 @@ def format_summary(
             else f"  models      {len(built.row_counts)} built"
             + (" (selected)" if built.selected else "")
             + (
-                f" (staging appended: {_n(sum(built.appended_rows.values()))} new rows)"
+                f" (staging appended: {_n(sum(built.appended_rows.values()))} new rows"
+                + (
+                    f"; {len(built.recomputed_rows)} recomputed for the requests with new events"
+                    if built.recomputed_rows
+                    else ""
+                )
+                + ")"
                 if built.appended_rows is not None
                 else ""
             )

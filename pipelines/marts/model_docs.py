@@ -6,6 +6,9 @@ Each model has a table named after it (the SQL file's stem) with:
 - `grain`: what one row is; `key`: the columns that identify a row (checked unique);
 - `not_null`: columns checked never null; `relationships`: `{ column, to = "layer.table",
   field }` checked to exist in the other model; `accepted_values`: `{ column = [values] }`;
+- `incremental_by`: a column such that the model's rows of one value of it come only from
+  rows with that value in what it reads (one callback request's events): an appended build
+  recomputes the model only for the values with new rows (`pipelines.marts.keyed`);
 - `[<model>.columns]`: `name = "description"` for every column the model builds. A column
   that keeps the name and meaning of a column of a model it reads may be left out: it takes
   that column's description (`inherited_description`). Types come from the built table.
@@ -33,6 +36,7 @@ _FIELDS = {
     "relationships",
     "accepted_values",
     "columns",
+    "incremental_by",
 }
 
 
@@ -48,6 +52,9 @@ class ModelDoc:
     relationships: tuple[tuple[str, str, str], ...] = ()  # (column, to table, to field)
     accepted_values: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     columns: dict[str, str] = field(default_factory=dict)
+    # rows of one value of this column come only from rows with that value in what the model
+    # reads: an appended build recomputes only the values with new rows (pipelines.marts.keyed)
+    incremental_by: str | None = None
 
     @property
     def check_names(self) -> list[str]:
@@ -94,6 +101,7 @@ def load_model_docs(transforms_dir: Path) -> dict[str, ModelDoc]:
                         column: " ".join(text.split())
                         for column, text in entry.get("columns", {}).items()
                     },
+                    incremental_by=entry.get("incremental_by"),
                 )
             except KeyError as exc:
                 raise _refuse(path, f"{name}: missing {exc.args[0]}") from None

@@ -24,8 +24,9 @@ warehouse:
   drops the shadows. A DuckDB file reuses the blocks of dropped tables: nothing grows.
 
 After the first build, a build whose raw only gained loads appends the new events' rows to
-staging instead of rebuilding it, and rebuilds intermediate and marts the same way as above
-(`pipelines.marts.incremental` says when; `_try_appending`).
+staging instead of rebuilding it (`pipelines.marts.incremental` says when; `_try_appending`),
+recomputes the models declared `incremental_by` for the requests with new events
+(`pipelines.marts.keyed`), and rebuilds the other models the same way as above.
 
 `select` rebuilds one model (`name`) or one model and every model downstream of it (`name+`),
 with the checks that read them, the same way. `marts._build_state` (what the marts were built
@@ -39,6 +40,7 @@ import hashlib
 import hmac
 import logging
 import re
+import time
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -50,7 +52,7 @@ import duckdb
 
 from pipelines import settings as s
 from pipelines.common.errors import EXIT_CHECK_FAILED, EXIT_USAGE, ExpectedFailure
-from pipelines.marts import incremental
+from pipelines.marts import incremental, keyed
 from pipelines.marts.data_checks import DataCheck, failed_checks, for_new_rows, load_checks
 from pipelines.marts.freshness import describe_newest, format_age, newest_event_at
 from pipelines.marts.incremental import (
@@ -63,6 +65,7 @@ from pipelines.marts.incremental import (
     raw_columns,
 )
 from pipelines.marts.key_check import key_verifier, new_salt, same_key
+from pipelines.marts.model_docs import load_model_docs
 from pipelines.marts.transform_settings import TransformSettings
 from pipelines.warehouse.connection import as_warehouse, connect, sql_literal
 from pipelines.warehouse.location import Warehouse
@@ -113,6 +116,7 @@ class Model:
     name: str
     sql: str
     depends_on: set[str] = field(default_factory=set)
+    incremental_by: str | None = None  # its docs' `incremental_by` (pipelines.marts.keyed)
 
     @property
     def table(self) -> str:
@@ -133,10 +137,14 @@ class BuildResult:
     selected: bool = False  # a partial build (`select`): only the selected models were rebuilt
     # staging appended to, not rebuilt: the rows appended per staging table
     appended_rows: dict[str, int] | None = None
+    # models recomputed only for the keys with new rows (pipelines.marts.keyed): their rows
+    recomputed_rows: dict[str, int] | None = None
 
 
 def discover_models(transforms_dir: Path = TRANSFORMS_DIR) -> list[Model]:
-    """Read every model file and the models it depends on; refuse upward references."""
+    """Read every model file, the models it depends on and its docs' `incremental_by`;
+    refuse upward references."""
+    docs = load_model_docs(transforms_dir)
     models = []
     for rank, layer in enumerate(LAYERS):
         for path in sorted((transforms_dir / layer).glob("*.sql")):
@@ -150,7 +158,11 @@ def discover_models(transforms_dir: Path = TRANSFORMS_DIR) -> list[Model]:
                         EXIT_CHECK_FAILED,
                         f"model {layer}.{path.stem} reads {ref}, a higher layer",
                     )
-            models.append(Model(layer, path.stem, sql, refs - {f"{layer}.{path.stem}"}))
+            table = f"{layer}.{path.stem}"
+            doc = docs.get(table)
+            models.append(
+                Model(layer, path.stem, sql, refs - {table}, doc.incremental_by if doc else None)
+            )
     return models
 
 
@@ -257,11 +269,11 @@ def _register_functions(connection: duckdb.DuckDBPyConnection, settings: Transfo
 def _definition_key(settings: TransformSettings, transforms_dir: Path) -> str:
     """What the models are: the SQL, the checks, the settings but the key (readable by
     analysts: see `pipelines.marts.key_check` for the key), and the code that runs them (this
-    module, `pipelines.marts.incremental`, DuckDB's version): staging rows appended by one
+    module, `pipelines.marts.incremental` and `.keyed`, DuckDB's version): staging rows appended by one
     version of the job are never mixed with rows another would give (an upgrade rebuilds)."""
     digest = hashlib.sha256(repr(settings.public_settings()).encode())
     digest.update(duckdb.__version__.encode())
-    for module in (Path(__file__), Path(incremental.__file__)):
+    for module in (Path(__file__), Path(incremental.__file__), Path(keyed.__file__)):
         digest.update(module.read_bytes())
     for path in sorted(transforms_dir.rglob("*")):
         if path.is_file() and path.suffix in (".sql", ".toml"):
@@ -353,6 +365,7 @@ def _build_shadows(
     counts = {}
     for model in models:
         shadow = model.table + SHADOW_SUFFIX
+        started = time.perf_counter()
         try:
             connection.execute(
                 f"create or replace table {shadow} as {_shadow_sql(model.sql, built, read_as)}"
@@ -362,6 +375,7 @@ def _build_shadows(
             raise _model_failed(model, exc) from exc
         counts[model.table] = connection.execute(f"select count(*) from {shadow}").fetchall()[0][0]
         connection.execute("checkpoint")
+        _log_built(model.table, counts[model.table], started)
     return counts
 
 
@@ -409,13 +423,20 @@ def _build_in_place(
     (`_rebuild`); return the row counts."""
     counts = {}
     for model in models:
+        started = time.perf_counter()
         try:
             _rebuild(connection, model.table, model.sql, existing)
         except duckdb.Error as exc:
             raise _model_failed(model, exc) from exc
         rows = connection.execute(f"select count(*) from {model.table}").fetchall()
         counts[model.table] = rows[0][0]
+        _log_built(model.table, counts[model.table], started)
     return counts
+
+
+def _log_built(table: str, rows: int, started: float) -> None:
+    """One debug line per model (`-v`): which models a slow build spends its time on."""
+    log.debug("built %s: %d rows in %.2f s", table, rows, time.perf_counter() - started)
 
 
 def _write_build_state(
@@ -555,10 +576,68 @@ def _append_deltas(connection: duckdb.DuckDBPyConnection, staging: list[Model]) 
     return counts
 
 
-def _drop_deltas(connection: duckdb.DuckDBPyConnection, staging: list[Model]) -> None:
-    for model in staging:
+def _drop_deltas(connection: duckdb.DuckDBPyConnection, models: list[Model]) -> None:
+    keyed.drop_temp_objects(connection, models)
+    for model in models:
         connection.execute(f"drop view if exists {model.name}{ALL_ROWS_SUFFIX}")
         connection.execute(f"drop table if exists {model.name}{DELTA_SUFFIX}")
+
+
+def _keyed_deltas(
+    connection: duckdb.DuckDBPyConnection,
+    rest: list[Model],
+    staging: list[Model],
+    read_as: dict[str, str],
+) -> dict[str, int] | None:
+    """Recompute the intermediate and marts models that `pipelines.marts.keyed` allows for the
+    values the new staging rows carry, each into `<name>__delta`; return their rows, or None
+    when a model's table is missing or its columns differ from its delta's (staging is then
+    rebuilt). Staging is read as `read_as` says (a file: its rows and the delta's)."""
+    columns = {
+        m.table: {name for name, _ in _columns(connection, f"select * from {m.name}{DELTA_SUFFIX}")}
+        for m in staging
+    }
+    recomputed = keyed.recomputable(rest, lambda table: columns.get(table, set()))
+    for key in sorted({str(m.incremental_by) for m in recomputed}):
+        deltas = [f"{m.name}{DELTA_SUFFIX}" for m in staging if key in columns[m.table]]
+        values = keyed.create_affected(connection, key, deltas)
+        log.info("%d values of %s have new rows: their rows are recomputed", values, key)
+    existing = _tables(connection)
+    rows: dict[str, int] = {}
+    for model in recomputed:
+        if model.table not in existing:
+            return None
+        keyed.create_restricted_views(connection, model, read_as)
+        delta = model.name + DELTA_SUFFIX
+        started = time.perf_counter()
+        try:
+            connection.execute(
+                f"create or replace temp table {delta} as {keyed.delta_sql(model, set(rows))}"
+            )
+        except duckdb.Error as exc:
+            raise _model_failed(model, exc) from exc
+        delta_columns = _columns(connection, f"select * from {delta}")
+        if model.incremental_by not in {name for name, _ in delta_columns}:
+            raise ExpectedFailure(
+                EXIT_CHECK_FAILED,
+                f"{model.table} has no column {model.incremental_by}, its incremental_by",
+            )
+        if delta_columns != _columns(connection, f"select * from {model.table}"):
+            log.info("%s has new or changed columns: staging is rebuilt", model.table)
+            return None
+        rows[model.table] = connection.execute(f"select count(*) from {delta}").fetchall()[0][0]
+        _log_built(f"{model.table} (recomputed rows)", rows[model.table], started)
+    return rows
+
+
+@dataclass
+class _Appended:
+    """What an appended build did: every model's row count, the rows appended per staging
+    table ({}: no new event, nothing rebuilt), the rows recomputed per keyed model."""
+
+    counts: dict[str, int]
+    appended_rows: dict[str, int]
+    recomputed_rows: dict[str, int] = field(default_factory=dict)
 
 
 def _append_staging(
@@ -566,46 +645,61 @@ def _append_staging(
     models: list[Model],
     checks: list[DataCheck],
     is_lake: bool,
-) -> tuple[dict[str, int], dict[str, int]] | None:
-    """Staging appended with the rows of the new events, intermediate and marts rebuilt from
-    it, every check run, left in an open transaction for the caller to commit (see
-    `pipelines.marts.incremental`); return the row counts and the rows appended per staging
-    table, or None when staging must be rebuilt instead."""
+) -> _Appended | None:
+    """Staging appended with the rows of the new events; intermediate and marts recomputed for
+    the requests with new events where `pipelines.marts.keyed` allows, rebuilt from staging
+    otherwise; every check run; all left in an open transaction for the caller to commit (see
+    `pipelines.marts.incremental`). None when staging must be rebuilt instead."""
     staging = [m for m in models if m.layer == "staging"]
     rest = [m for m in models if m.layer != "staging"]
-    # staging's earlier rows passed its checks and are unchanged: its own checks read what the
-    # new rows can break (at 200k events the key check of stg_translations was 0.8 s in full)
-    checks = [for_new_rows(c, {m.table: m.name + DELTA_SUFFIX for m in staging}) for c in checks]
     if is_lake:
         connection.execute("begin transaction")
-        existing = _tables(connection)
-        appended = _staging_deltas(connection, staging, existing)
-        if appended is None:
-            connection.execute("rollback")
-            return None
-        counts = _append_deltas(connection, staging)
-        _drop_lake_shadows(connection, models, existing)
-        counts.update(_build_in_place(connection, rest, existing))
-        _raise_if_failed(connection, checks, lambda sql: sql)
-        return counts, appended
-    # a file: the shadows and the checks read staging as its rows plus the delta's, and the
-    # delta goes in with the swap, in one transaction (the shadows are committed on their own)
-    _drop_shadows(connection, models)  # a killed build's, staging's too
-    appended = _staging_deltas(connection, staging, _tables(connection))
+    existing = _tables(connection)
+    if not is_lake:
+        _drop_shadows(connection, models)  # a killed build's, staging's too
+    appended = _staging_deltas(connection, staging, existing)
     if appended is None:
-        _drop_deltas(connection, staging)
         return None
-    read_as = {}
-    for model in staging:
+    # a file: the models and checks read staging as its rows plus the delta's, and the
+    # delta goes in with the swap, in one transaction (the shadows are committed on their own).
+    # A lake: staging is appended in the open transaction, and read as it is
+    read_as: dict[str, str] = {}
+    if is_lake:
+        counts = _append_deltas(connection, staging)
+    else:
+        for model in staging:
+            view = model.name + ALL_ROWS_SUFFIX
+            connection.execute(
+                f"create or replace temp view {view} as select * from {model.table}"
+                f" union all select * from {model.name}{DELTA_SUFFIX}"
+            )
+            read_as[model.table] = view
+    recomputed_rows = _keyed_deltas(connection, rest, staging, read_as)
+    if recomputed_rows is None:
+        return None
+    recomputed = [m for m in rest if m.table in recomputed_rows]
+    # earlier rows passed their checks and are unchanged: the checks of staging and of the
+    # recomputed models read what their new rows can break (at 200k events the key check of
+    # stg_translations was 0.8 s in full)
+    new_rows = {m.table: m.name + DELTA_SUFFIX for m in staging + recomputed}
+    checks = [for_new_rows(c, new_rows) for c in checks]
+    others = [m for m in rest if m not in recomputed]
+    if is_lake:
+        for model in recomputed:
+            counts[model.table] = keyed.replace_affected(connection, model)
+        _drop_lake_shadows(connection, models, existing)
+        counts.update(_build_in_place(connection, others, existing))
+        _raise_if_failed(connection, checks, lambda sql: sql)
+        return _Appended(counts, appended, recomputed_rows)
+    for model in recomputed:
         view = model.name + ALL_ROWS_SUFFIX
-        connection.execute(
-            f"create or replace temp view {view} as select * from {model.table}"
-            f" union all select * from {model.name}{DELTA_SUFFIX}"
-        )
+        connection.execute(f"create or replace temp view {view} as {keyed.kept_rows_sql(model)}")
         read_as[model.table] = view
-    counts = _build_file(connection, rest, checks, read_as)
+    counts = _build_file(connection, others, checks, read_as)
+    for model in recomputed:  # in the swap's transaction
+        counts[model.table] = keyed.replace_affected(connection, model)
     counts.update(_append_deltas(connection, staging))
-    return counts, appended
+    return _Appended(counts, appended, recomputed_rows)
 
 
 def _existing_counts(connection: duckdb.DuckDBPyConnection, models: list[Model]) -> dict[str, int]:
@@ -643,11 +737,10 @@ def _try_appending(
     definition_key: str,
     key_unchanged: bool,
     max_share: float,
-) -> tuple[dict[str, int], dict[str, int]] | None:
+) -> _Appended | None:
     """An appended build (`_append_staging`) when the last build allows one, left in an open
     transaction; None, with nothing changed, when staging must be rebuilt instead. No rows
     appended (`{}`) when no event was loaded since: nothing is rebuilt."""
-    staging = [m for m in models if m.layer == "staging"]
     if previous.build_key is None:
         return None  # the first build
     if not key_unchanged or previous.definition_key != definition_key:
@@ -662,7 +755,7 @@ def _try_appending(
         # only): every model would come out the same (they read event rows and the sets they
         # name, which are stored by content). Only the build state is written anew.
         connection.execute("begin transaction")
-        return _existing_counts(connection, models), {}
+        return _Appended(_existing_counts(connection, models), {})
     try:
         create_new_source_views(connection, list(_raw_contract(transforms_dir)), previous.raw_mark)
         built = _append_staging(connection, models, checks, is_lake)
@@ -675,8 +768,10 @@ def _try_appending(
         )
         built = None
     if built is None:
+        with contextlib.suppress(duckdb.Error):  # a lake's transaction, if it is open
+            connection.execute("rollback")
         _drop_shadows(connection, models)
-        _drop_deltas(connection, staging)
+        _drop_deltas(connection, models)
     return built
 
 
@@ -735,9 +830,9 @@ def build_models(
         if not force:
             built = _try_appending(connection, models, checks, is_lake, transforms_dir, previous,
                                    definition_key, same, append_max_share)  # fmt: skip
-        appended = None
+        appended = recomputed = None
         if built is not None:
-            counts, appended = built
+            counts, appended, recomputed = built.counts, built.appended_rows, built.recomputed_rows
         elif is_lake:
             counts = _build_lake(connection, models, checks)
         else:
@@ -758,6 +853,7 @@ def build_models(
                 up_to_date=appended == {},  # no new event: nothing rebuilt, nothing to check
                 selected=select is not None,
                 appended_rows=appended,
+                recomputed_rows=recomputed,
             ),
             settings.freshness_max_age,
         )

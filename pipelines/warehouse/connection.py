@@ -273,7 +273,8 @@ def dlt_destination(
     warehouse = as_warehouse(database)
     if not warehouse.is_lake:
         credentials = DuckDbCredentials(
-            str(warehouse.path), global_config={"memory_limit": memory_limit}
+            str(warehouse.path),
+            global_config={"memory_limit": memory_limit, "threads": s.LOAD_DUCKDB_THREADS},
         )
         return dlt.destinations.duckdb(credentials)
     return dlt.destinations.ducklake(credentials=_lake_credentials(warehouse, memory_limit))
