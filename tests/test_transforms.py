@@ -474,6 +474,34 @@ def test_a_model_that_reads_a_higher_layer_is_refused(
     assert failure.value.message == f"model {model} reads {higher}, a higher layer"
 
 
+def test_two_models_of_one_name_are_refused(tmp_path: Path) -> None:
+    """A build names its temp tables and views by model name (`<name>__delta`)."""
+    broken = transforms_copy(tmp_path, {"marts/stg_callback_request_events.sql": "select 1 as x"})
+    with pytest.raises(ExpectedFailure) as failure:
+        discover_models(broken)
+    assert failure.value.exit_code == 7
+    assert failure.value.message == (
+        "models staging.stg_callback_request_events and marts.stg_callback_request_events"
+        " have the same name"
+    )
+
+
+def test_incremental_by_must_name_one_column(tmp_path: Path) -> None:
+    broken = transforms_copy(tmp_path, {})
+    docs = broken / "marts" / "_models.toml"
+    docs.write_text(
+        docs.read_text().replace(
+            'incremental_by = "callback_request_id"', 'incremental_by = ["callback_request_id"]', 1
+        )
+    )
+    with pytest.raises(ExpectedFailure) as failure:
+        discover_models(broken)
+    assert failure.value.exit_code == 7
+    assert "incremental_by must be one column name, not ['callback_request_id']" in (
+        failure.value.message
+    )
+
+
 def test_a_higher_layer_named_in_a_comment_is_not_a_read(tmp_path: Path) -> None:
     fine = transforms_copy(
         tmp_path,

@@ -44,8 +44,10 @@ log = logging.getLogger(__name__)
 # and are not marked: a run stores again the sets it meets (the same content, new rows)
 EVENT_ROOTS = (s.CALLBACK_REQUEST_EVENTS, s.APPOINTMENT_EVENTS)
 # appending holds every staging model's new rows at once (temp tables, then one insert each in
-# the commit), a full build one model at a time: many new events (a backfill) rebuild instead.
-# A cap, not a measured limit: the full build's memory is what was measured up to 1M events
+# the commit), and the recomputed rows of the requests they belong to (pipelines.marts.keyed:
+# at most the events of as many requests as there are new events), a full build one model at
+# a time: many new events (a backfill) rebuild instead. A cap, not a measured limit: the full
+# build's memory is what was measured up to 1M events
 APPEND_MAX_SHARE = 0.10
 DELTA_SUFFIX = "__delta"  # the temp table holding a staging model's new rows
 NEW_SOURCE_PREFIX = "new_"  # `new_src_<table>`: the rows of the new events only

@@ -133,7 +133,7 @@ def replace_affected(connection: duckdb.DuckDBPyConnection, model: KeyedModel) -
 
 
 def drop_temp_objects(connection: duckdb.DuckDBPyConnection, models: Iterable[KeyedModel]) -> None:
-    """Drop what recomputing left (views, deltas, affected values)."""
+    """Drop the restricted views and the affected values (the runner drops the deltas)."""
     keys = set()
     for model in models:
         connection.execute(f"drop view if exists {model.name}{RESTRICTED_SUFFIX}")

@@ -7,8 +7,11 @@ Each model has a table named after it (the SQL file's stem) with:
 - `not_null`: columns checked never null; `relationships`: `{ column, to = "layer.table",
   field }` checked to exist in the other model; `accepted_values`: `{ column = [values] }`;
 - `incremental_by`: a column such that the model's rows of one value of it come only from
-  rows with that value in what it reads (one callback request's events): an appended build
-  recomputes the model only for the values with new rows (`pipelines.marts.keyed`);
+  rows with that value in what it reads (one callback request's events): every window,
+  aggregate and join is per value of it. An appended build recomputes the model only for the
+  values with new rows (`pipelines.marts.keyed`); nothing checks the promise but the test
+  that compares appended runs with a full rebuild (`tests/test_marts_appended.py`, which lists
+  the declared models);
 - `[<model>.columns]`: `name = "description"` for every column the model builds. A column
   that keeps the name and meaning of a column of a model it reads may be left out: it takes
   that column's description (`inherited_description`). Types come from the built table.
@@ -101,11 +104,18 @@ def load_model_docs(transforms_dir: Path) -> dict[str, ModelDoc]:
                         column: " ".join(text.split())
                         for column, text in entry.get("columns", {}).items()
                     },
-                    incremental_by=entry.get("incremental_by"),
+                    incremental_by=_column_name(path, name, entry.get("incremental_by")),
                 )
             except KeyError as exc:
                 raise _refuse(path, f"{name}: missing {exc.args[0]}") from None
     return docs
+
+
+def _column_name(path: Path, model: str, value: Any) -> str | None:
+    """`incremental_by`: a plain column name, or none."""
+    if value is None or (isinstance(value, str) and value.isidentifier()):
+        return value
+    raise _refuse(path, f"{model}: incremental_by must be one column name, not {value!r}")
 
 
 def inherited_description(

@@ -89,7 +89,7 @@ SHADOW_SUFFIX = "__next"
 ALL_ROWS_SUFFIX = "__all"
 # DuckDB memory each build thread gets at least: every thread holds its own hash tables,
 # window and aggregate states, and some of them cannot spill. Measured at 1,000,000 events
-# (issue 13): under the 384MB build cap, stg_callback_request_participants ran out of memory
+# (issue 13): under a 384MB build cap, stg_callback_request_participants ran out of memory
 # with 2 threads and built with 1. 366 MiB is 384MB (DuckDB reports its limit in MiB).
 BUILD_MIB_PER_THREAD = 366
 _SIZE_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
@@ -159,6 +159,11 @@ def discover_models(transforms_dir: Path = TRANSFORMS_DIR) -> list[Model]:
                         f"model {layer}.{path.stem} reads {ref}, a higher layer",
                     )
             table = f"{layer}.{path.stem}"
+            twin = next((m.table for m in models if m.name == path.stem), None)
+            if twin is not None:  # temp tables and views of a build are named by model name
+                raise ExpectedFailure(
+                    EXIT_CHECK_FAILED, f"models {twin} and {table} have the same name"
+                )
             doc = docs.get(table)
             models.append(
                 Model(layer, path.stem, sql, refs - {table}, doc.incremental_by if doc else None)
@@ -598,6 +603,13 @@ def _keyed_deltas(
         for m in staging
     }
     recomputed = keyed.recomputable(rest, lambda table: columns.get(table, set()))
+    for model in rest:
+        if model.incremental_by and model not in recomputed:
+            log.info(
+                "%s is rebuilt whole: not all it reads is recomputed by %s",
+                model.table,
+                model.incremental_by,
+            )
     for key in sorted({str(m.incremental_by) for m in recomputed}):
         deltas = [f"{m.name}{DELTA_SUFFIX}" for m in staging if key in columns[m.table]]
         values = keyed.create_affected(connection, key, deltas)
@@ -623,7 +635,7 @@ def _keyed_deltas(
                 f"{model.table} has no column {model.incremental_by}, its incremental_by",
             )
         if delta_columns != _columns(connection, f"select * from {model.table}"):
-            log.info("%s has new or changed columns: staging is rebuilt", model.table)
+            log.info("%s has new or changed columns: every model is rebuilt", model.table)
             return None
         rows[model.table] = connection.execute(f"select count(*) from {delta}").fetchall()[0][0]
         _log_built(f"{model.table} (recomputed rows)", rows[model.table], started)
@@ -790,10 +802,11 @@ def build_models(
 
     When nothing was loaded and nothing in transforms/ or the settings changed since the last
     build, the marts are current and nothing is rebuilt (unless `force`). When only loads were
-    added, staging gets the rows of the new events appended, and intermediate and marts are
-    rebuilt from it (`pipelines.marts.incremental`; not when the new events are more than
-    `append_max_share` of those built before); a failed check of such a build rebuilds every
-    model instead. `force` rebuilds every model. With `select`, only the selected models
+    added, staging gets the rows of the new events appended, the models declared
+    `incremental_by` are recomputed for the requests with new events (`pipelines.marts.keyed`)
+    and the other intermediate and marts models rebuilt (`pipelines.marts.incremental`; not
+    when the new events are more than `append_max_share` of those built before); a failed
+    check of such a build rebuilds every model instead. `force` rebuilds every model. With `select`, only the selected models
     are rebuilt (always), checked by the checks that read them; the other models and the build
     state are left as they are, so the next run still rebuilds what changed since the last
     full build.
