@@ -4,8 +4,9 @@ Every staging model has rows of one raw event each (the event, its participants,
 the translations of its objects): the rows a full rebuild would give for the events of earlier
 loads never change while raw only grows, so a build can add the rows of the new events, then
 recompute the per-request models for the requests with new events (`pipelines.marts.keyed`)
-and rebuild the other intermediate and marts models from the whole of staging. At a million events staging was
-three quarters of a build, and a scheduled run that added 1% of the events rebuilt all of it.
+and rebuild the other intermediate and marts models from the whole of staging. At a million
+events staging was three quarters of a build, and a scheduled run that added 1% of the events
+rebuilt all of it.
 
 The build records where raw stood (`RawMark`: the newest completed load it read, and a
 fingerprint of the event rows up to it and of the child rows under them). The next build

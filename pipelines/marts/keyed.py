@@ -14,7 +14,6 @@ model recomputed so by the same column; any other model is rebuilt whole, as in 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
@@ -24,7 +23,6 @@ from pipelines.marts.incremental import DELTA_SUFFIX  # a model's new or recompu
 
 RESTRICTED_SUFFIX = "__restricted"  # what a keyed model reads: its input's affected rows only
 AFFECTED_PREFIX = "affected_"  # `affected_<column>`: the values the new staging rows carry
-_REFERENCE = re.compile(r"\b(staging|intermediate|marts)\.([a-z_][a-z0-9_]*)\b", re.IGNORECASE)
 
 
 class KeyedModel(Protocol):
@@ -83,16 +81,13 @@ def _matches(key: str, alias: str) -> str:
     return f"semi join {affected_table(key)} as a on {alias}.{key} is not distinct from a.{key}"
 
 
-def delta_sql(model: KeyedModel, keyed: set[str]) -> str:
-    """The model's SQL over the affected rows of what it reads: the delta table of a model in
-    `keyed` (recomputed before it), else the staging table's `<name>__restricted` view."""
-
-    def restricted(match: re.Match[str]) -> str:
-        table = f"{match[1].lower()}.{match[2].lower()}"
-        name = match[2].lower()
-        return name + (DELTA_SUFFIX if table in keyed else RESTRICTED_SUFFIX)
-
-    return _REFERENCE.sub(restricted, model.sql)
+def delta_sources(model: KeyedModel, keyed: set[str]) -> dict[str, str]:
+    """What the model reads its affected rows from, for each table it reads: the delta table
+    of a model in `keyed` (recomputed before it), else the staging table's restricted view."""
+    return {
+        table: table.split(".", 1)[1] + (DELTA_SUFFIX if table in keyed else RESTRICTED_SUFFIX)
+        for table in model.depends_on
+    }
 
 
 def create_restricted_views(

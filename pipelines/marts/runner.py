@@ -274,8 +274,9 @@ def _register_functions(connection: duckdb.DuckDBPyConnection, settings: Transfo
 def _definition_key(settings: TransformSettings, transforms_dir: Path) -> str:
     """What the models are: the SQL, the checks, the settings but the key (readable by
     analysts: see `pipelines.marts.key_check` for the key), and the code that runs them (this
-    module, `pipelines.marts.incremental` and `.keyed`, DuckDB's version): staging rows appended by one
-    version of the job are never mixed with rows another would give (an upgrade rebuilds)."""
+    module, `pipelines.marts.incremental` and `.keyed`, DuckDB's version): staging rows
+    appended by one version of the job are never mixed with rows another would give (an
+    upgrade rebuilds)."""
     digest = hashlib.sha256(repr(settings.public_settings()).encode())
     digest.update(duckdb.__version__.encode())
     for module in (Path(__file__), Path(incremental.__file__), Path(keyed.__file__)):
@@ -624,7 +625,8 @@ def _keyed_deltas(
         started = time.perf_counter()
         try:
             connection.execute(
-                f"create or replace temp table {delta} as {keyed.delta_sql(model, set(rows))}"
+                f"create or replace temp table {delta} as"
+                f" {_shadow_sql(model.sql, set(), keyed.delta_sources(model, set(rows)))}"
             )
         except duckdb.Error as exc:
             raise _model_failed(model, exc) from exc
