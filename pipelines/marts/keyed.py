@@ -30,7 +30,6 @@ class KeyedModel(Protocol):
 
     layer: str
     name: str
-    sql: str
     depends_on: set[str]
     incremental_by: str | None
 
